@@ -1,4 +1,11 @@
-"""The ``brokerlab`` command: ``brokerlab lab`` opens the course in JupyterLab."""
+"""The ``brokerlab`` command.
+
+- ``brokerlab lab`` opens the course in JupyterLab on ``notebooks/00-start-here.ipynb``
+  (adding ``--allow-root`` when run as root).
+- ``brokerlab execute [NOTEBOOK ...]`` re-executes notebooks in place, so the outputs committed
+  with them are the ones nbval compares. With no arguments it runs every notebook in
+  ``notebooks/`` and ``solutions/``. Run it after every change to the package.
+"""
 
 from __future__ import annotations
 
@@ -33,12 +40,47 @@ def lab_command(root: Path, extra: list[str], *, is_root: bool) -> list[str]:
     return cmd + extra
 
 
+def execute_notebook(path: Path, *, timeout: int = 300) -> None:
+    """Run every cell of ``path`` in a fresh kernel of this environment and save the outputs.
+
+    Execution counts are renumbered from 1 and the kernel runs with the notebook's folder as its
+    working directory, exactly as nbval runs it, so the saved outputs are what nbval expects.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent.resolve())}},
+    )
+    client.execute()
+    nbformat.write(nb, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="brokerlab", description="The brokerlab course.")
     sub = parser.add_subparsers(dest="command", required=True)
     lab = sub.add_parser("lab", help="open the course in JupyterLab (extra args go to jupyter lab)")
     lab.add_argument("--print", action="store_true", help="print the command instead of running it")
+    execute = sub.add_parser("execute", help="re-execute notebooks in place (all if none given)")
+    execute.add_argument("notebooks", nargs="*", type=Path)
+    execute.add_argument("--timeout", type=int, default=300, help="seconds per cell")
     args, extra = parser.parse_known_args(argv)
+    if args.command == "execute":
+        if extra:
+            parser.error(f"unrecognised arguments: {' '.join(extra)}")
+        root = find_course_root()
+        paths = args.notebooks or sorted(
+            p for folder in ("notebooks", "solutions") for p in (root / folder).glob("*.ipynb")
+        )
+        for path in paths:
+            print(f"executing {path}", flush=True)
+            execute_notebook(path, timeout=args.timeout)
+        return 0
     if args.command == "lab":
         root = find_course_root()
         is_root = hasattr(os, "geteuid") and os.geteuid() == 0
