@@ -181,3 +181,11 @@ class ScenarioError(InvalidArgument):
 
 class HistoryFormatError(BrokerError, ValueError):
     """A history file that cannot be read; the message gives the line number and the reason."""
+
+
+# --- exchanges and the broker (brokerlab.exchange, brokerlab.broker) -----------------------------
+
+
+class AccessRefused(InvalidArgument):
+    """An operation RabbitMQ refuses with 403 ACCESS_REFUSED: binding to the default exchange,
+    declaring a queue or exchange whose name starts with the reserved prefix ``amq.``."""
