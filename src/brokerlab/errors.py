@@ -189,3 +189,55 @@ class HistoryFormatError(BrokerError, ValueError):
 class AccessRefused(InvalidArgument):
     """An operation RabbitMQ refuses with 403 ACCESS_REFUSED: binding to the default exchange,
     declaring a queue or exchange whose name starts with the reserved prefix ``amq.``."""
+
+
+# --- the partitioned log (brokerlab.log, producer, transactions, consumer_group) ------------------
+
+
+class UnknownGroup(NotFound):
+    """A consumer group that has never had a member or a committed offset."""
+
+
+class OutOfOrderSequence(LogError):
+    """An idempotent producer's batch whose first sequence number is not last + 1 for that
+    producer and partition (Kafka: ``OutOfOrderSequenceException``): a batch in between is
+    missing."""
+
+
+class ProducerFenced(LogError):
+    """A producer whose epoch is stale: a newer producer with the same ``transactional_id``
+    called ``init_transactions()``, or the coordinator aborted its transaction on timeout
+    (Kafka: ``ProducerFencedException``)."""
+
+
+class TransactionStateError(LogError):
+    """A transactional call in the wrong state, e.g. ``send`` before ``begin_transaction()``
+    (Kafka: ``IllegalStateException`` from the transaction manager)."""
+
+
+class NoOffsetForPartition(LogError):
+    """``auto_offset_reset='none'`` and the group has no committed offset for a partition
+    (Kafka: ``NoOffsetForPartitionException``)."""
+
+
+class OffsetOutOfRange(LogError):
+    """``auto_offset_reset='none'`` and the position is outside the retained log
+    (Kafka: ``OffsetOutOfRangeException``)."""
+
+
+class CommitFailed(LogError):
+    """A commit from a member that is no longer in its group, e.g. after it exceeded
+    ``max_poll_interval_ms`` (Kafka: ``CommitFailedException``)."""
+
+
+class NotAssigned(LogError, ValueError):
+    """A seek, commit or position call for a partition this consumer is not assigned."""
+
+
+class InconsistentGroupProtocol(LogError, ValueError):
+    """A member joining a group with an assignor the group's members do not use
+    (Kafka: ``InconsistentGroupProtocolException``)."""
+
+
+class ConsumerClosed(LogError):
+    """A call on a consumer or producer that was closed or crashed."""
