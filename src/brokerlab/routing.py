@@ -180,7 +180,9 @@ def _topic_regex(words: list[str]) -> Callable[[str], bool]:
     """
     parts = []
     for w in words:
-        parts.append(r"(?:\.[^.]*)*" if w == "#" else r"\.[^.]*" if w == "*" else r"\." + re.escape(w))
+        parts.append(
+            r"(?:\.[^.]*)*" if w == "#" else r"\.[^.]*" if w == "*" else r"\." + re.escape(w)
+        )
     fullmatch = re.compile("".join(parts), re.DOTALL).fullmatch
     return lambda key: fullmatch("." + key if key else "") is not None
 
@@ -199,7 +201,9 @@ def _topic_segments(words: list[str]) -> Callable[[str], bool]:
     needed = len(first) + len(last) + sum(len(p) for p in middles)
 
     def fits(piece: list[str], key_words: list[str], at: int) -> bool:
-        return all(p == "*" or p == k for p, k in zip(piece, key_words[at : at + len(piece)]))
+        return all(
+            p == "*" or p == k for p, k in zip(piece, key_words[at : at + len(piece)], strict=True)
+        )
 
     def match(key: str) -> bool:
         kw = topic_words(key)
@@ -247,8 +251,13 @@ def _same_value(expected: Any, actual: Any) -> bool:
     """Erlang ``==`` on AMQP field values (see the module docstring)."""
     if isinstance(expected, bool) or isinstance(actual, bool):
         return type(expected) is type(actual) and expected == actual
-    if isinstance(expected, (str, bytes, bytearray)) and isinstance(actual, (str, bytes, bytearray)):
-        as_bytes = [v.encode("utf-8", "surrogatepass") if isinstance(v, str) else bytes(v) for v in (expected, actual)]
+    if isinstance(expected, (str, bytes, bytearray)) and isinstance(
+        actual, (str, bytes, bytearray)
+    ):
+        as_bytes = [
+            v.encode("utf-8", "surrogatepass") if isinstance(v, str) else bytes(v)
+            for v in (expected, actual)
+        ]
         return as_bytes[0] == as_bytes[1]
     if isinstance(expected, (list, tuple)) and isinstance(actual, (list, tuple)):
         return len(expected) == len(actual) and all(map(_same_value, expected, actual))
