@@ -241,3 +241,12 @@ class InconsistentGroupProtocol(LogError, ValueError):
 
 class ConsumerClosed(LogError):
     """A call on a consumer or producer that was closed or crashed."""
+
+
+# --- the simulation ----------------------------------------------------------------------------------
+
+
+class PoisonMessage(BrokerError):
+    """Raised by ``ctx.effect()`` in a simulated run for a *poison message*: one whose processing
+    always fails (the ``poison_message`` fault). Catch it to reject the message
+    (``ctx.nack(requeue=False)`` dead-letters it), or let it escape and the consumer crashes."""
