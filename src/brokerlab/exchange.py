@@ -63,6 +63,7 @@ __all__ = [
     "FanoutExchange",
     "HeadersExchange",
     "TopicExchange",
+    "check_name",
     "make_exchange",
 ]
 
@@ -106,6 +107,21 @@ class Binding:
         return f"Binding({self.exchange!r} -> {self.queue!r}, key={self.key!r}{args})"
 
 
+def check_name(kind: str, name: Any) -> str:
+    """Return ``name`` if it can name a queue/exchange/topic: a str of at most 255 UTF-8 bytes
+    (AMQP ``shortstr``)."""
+    if not isinstance(name, str):
+        raise InvalidType(
+            f"{kind}={name!r} is a {type(name).__name__}: a {kind} name is a str, e.g. 'jobs'."
+        )
+    if len(name.encode("utf-8")) > MAX_KEY_BYTES:
+        raise OutOfRange(
+            f"{kind} name is {len(name.encode('utf-8'))} bytes long: RabbitMQ names are at most "
+            f"{MAX_KEY_BYTES} bytes. Use a shorter name."
+        )
+    return name
+
+
 def _queue_name(queue: Any, name: str = "queue") -> str:
     """Accept a queue name or anything with a ``name`` (a Queue)."""
     value = getattr(queue, "name", queue)
@@ -125,16 +141,7 @@ class Exchange:
     uses_key: ClassVar[bool] = True
 
     def __init__(self, name: str) -> None:
-        if not isinstance(name, str):
-            raise InvalidType(
-                f"name={name!r} is a {type(name).__name__}: an exchange name is a str, e.g. 'logs'."
-            )
-        if len(name.encode("utf-8")) > MAX_KEY_BYTES:
-            raise OutOfRange(
-                f"name is {len(name.encode('utf-8'))} bytes long: RabbitMQ names are at most "
-                f"{MAX_KEY_BYTES} bytes. Use a shorter name."
-            )
-        self.name = name
+        self.name = check_name("exchange", name)
         self._bindings: dict[Binding, None] = {}  # insertion-ordered set
         self._published = 0
         self._routed = 0
