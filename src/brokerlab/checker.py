@@ -1,0 +1,1196 @@
+"""The checker: read a history, name what went wrong, and quote the events that prove it.
+
+The checker looks at a :class:`~brokerlab.history.History` and nothing else, so it works the
+same on a simulated run, on a notebook session with the reference broker, and on events recorded
+from a real RabbitMQ or Redis. Like the checkers of Jepsen's Maelstrom it speaks in named
+anomalies, and every anomaly lists the exact events behind it (their indices and the
+:class:`~brokerlab.history.Event` objects).
+
+>>> from brokerlab.history import History
+>>> h = History()
+>>> _ = h.record(0, "producer", "publish", "m1")
+>>> _ = h.record(1, "consumer", "deliver", "m1")
+>>> _ = h.record(1, "consumer", "ack", "m1")          # acked *before* processing...
+>>> _ = h.record(2, "consumer", "crash", when="before processing")
+>>> report = check(h)
+>>> report.ok("at-least-once"), report.ok("at-most-once")
+(False, True)
+>>> report.lost[0]
+Anomaly(lost m1: acked by consumer at t=1 (#2) but never processed; consumer crashed at t=2 (#3) [#0 #1 #2 #3])
+
+Definitions
+-----------
+
+Every definition is per message id ``msg`` and per *group* (see the conventions in
+:mod:`brokerlab.history`: without ``group=`` there is one default group). "Effect" means a
+``process`` event. The order of events is their order in the history (their ``index``); times
+only label them.
+
+``duplicated``
+    The message's effect happened more than once in one group: two or more ``process`` events.
+    A producer retry re-uses the message id, so a retried publish that is processed twice is a
+    duplicate too.
+
+``lost``
+    The message was published, its effect never happened in the group, *and the broker no
+    longer holds it for the group*. The broker lets go of a message when
+
+    - a consumer of the group **acked** it (an ``ack``, or a ``commit`` that names the message);
+    - the group **committed past** it: the group's *last* commit on the message's partition is
+      greater than the message's offset (a commit is the next offset to read);
+    - the broker **dropped** it: a ``lost`` event with ``what="message"`` (a non-durable queue
+      restarted, an overflow with nowhere to dead-letter);
+    - it was **lost on the wire**: every publish attempt has a ``lost`` event with
+      ``what="publish"``, and nothing shows that any attempt reached the broker (no confirm,
+      delivery, ...).
+
+``unfinished``
+    Published, never processed in the group, not dead-lettered, and still held by the broker at
+    the end of the history (not acked, not committed past, not dropped). A run that stops early
+    has unfinished messages; they are *not* lost, and they break no guarantee.
+
+``dead_lettered``
+    Every message with a ``dead_letter`` event, with its reason (``info["reason"]``). A
+    dead-lettered message is set aside on purpose, so if it was never processed it is listed here
+    and *not* counted as lost.
+
+``order``
+    Only each message's *first* effect in a group counts (later ones are duplicates).
+
+    - **per key** (``what="key"``): messages with the same key must take effect in the order of
+      their *first* publish. A violation is a first effect of ``m`` after the first effect of a
+      message ``n`` with the same key that was first published after ``m``.
+    - **per partition** (``what="partition"``): first effects in a partition must follow offset
+      order. A violation is a first effect at offset ``o`` after a first effect at a higher offset.
+
+``offsets`` (per group and partition)
+    - ``commit went back``: a commit lower than the group's previous commit on the partition;
+    - ``commit skipped``: a commit past offsets that exist in the history (some event names a
+      message there) but were never delivered to the group;
+    - ``delivery skipped``: a delivery that jumps forward over existing offsets that the group
+      had not been delivered;
+    - ``delivery went back``: a delivery at or below an offset already delivered to the group,
+      with no crash, restart, rebalance, nack, redeliver or lost event since the group's previous
+      delivery on that partition, and not marked ``redelivered`` or ``seek`` in its info.
+      After a crash or a rebalance the new owner re-reads from the committed offset: that is
+      at-least-once working as designed, not an offsets anomaly.
+
+    The first delivery or commit of a group on a partition sets where it starts: there is
+    nothing to compare it with.
+
+Verdicts
+--------
+
+:data:`PROPERTIES`, each with a one-line reason (:attr:`Report.verdicts`):
+
+- ``at-most-once``: no duplicated effects;
+- ``at-least-once``: no lost messages;
+- ``exactly-once``: neither (the *exactly-once effect*: the effect happened once per message);
+- ``per-key-order``: no per-key order violations;
+- ``per-partition-order``: no per-partition order violations;
+- ``offsets``: no offsets anomalies.
+
+Well-formedness
+---------------
+
+:func:`problems` lists the ways a history breaks causality (a delivery of a message never
+published, an ack by a consumer that was never delivered the message...). :func:`check` refuses
+a malformed history with :class:`~brokerlab.errors.HistoryFormatError` naming the first problems,
+unless ``strict=False`` (useful for a real-broker history that started recording after some
+messages were published); the problems are then kept in :attr:`Report.problems`.
+
+Cost
+----
+
+:func:`check` is linear: one pass over the events, then one pass over the messages, with
+dictionaries only (plus a binary search per skipped-offset candidate). See
+``benchmarks/bench_checker.py``.
+"""
+
+from __future__ import annotations
+
+import html
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from .errors import HistoryFormatError, InvalidArgument, InvalidType
+from .history import LOST_WHAT, Event, History
+
+__all__ = [
+    "ANOMALY_KINDS",
+    "PROPERTIES",
+    "Anomaly",
+    "Problem",
+    "Report",
+    "Verdict",
+    "check",
+    "minimal_core",
+    "problems",
+    "validate",
+    "well_formed",
+]
+
+ANOMALY_KINDS = ("lost", "duplicated", "order", "offsets", "dead_lettered", "unfinished")
+PROPERTIES = (
+    "at-most-once",
+    "at-least-once",
+    "exactly-once",
+    "per-key-order",
+    "per-partition-order",
+    "offsets",
+)
+_ALIASES = {
+    "at-most-once": "at-most-once",
+    "amo": "at-most-once",
+    "at-least-once": "at-least-once",
+    "alo": "at-least-once",
+    "exactly-once": "exactly-once",
+    "exactly-once-effect": "exactly-once",
+    "effectively-once": "exactly-once",
+    "eo": "exactly-once",
+    "per-key-order": "per-key-order",
+    "key-order": "per-key-order",
+    "per-key": "per-key-order",
+    "per-partition-order": "per-partition-order",
+    "partition-order": "per-partition-order",
+    "per-partition": "per-partition-order",
+    "offsets": "offsets",
+}
+# kinds whose message id is required
+_NEEDS_MSG = frozenset(
+    ("publish", "confirm", "deliver", "process", "ack", "nack", "redeliver", "dead_letter")
+)
+# events after which a group may legitimately re-read offsets it had already been delivered
+_RESETS = frozenset(("crash", "restart", "rebalance", "redeliver", "nack", "lost"))
+# kinds done by a group's consumer (they carry, or inherit, the group)
+_CONSUMER_SIDE = frozenset(("deliver", "process", "ack", "nack", "commit"))
+
+
+def property_name(prop: str) -> str:
+    """The canonical name of a property (``"exactly_once effect"`` -> ``"exactly-once"``)."""
+    if not isinstance(prop, str):
+        raise InvalidType(
+            f"property={prop!r} is a {type(prop).__name__}: pass one of {', '.join(PROPERTIES)}."
+        )
+    name = _ALIASES.get(prop.strip().lower().replace("_", "-").replace(" ", "-"))
+    if name is None:
+        raise InvalidArgument(
+            f"property={prop!r} is not a property: use one of {', '.join(PROPERTIES)}."
+        )
+    return name
+
+
+# --- what the checker reports -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """One named anomaly and the events that show it.
+
+    ``kind`` is one of :data:`ANOMALY_KINDS`; ``what`` refines it (for ``lost``: ``"acked"``,
+    ``"committed"``, ``"dropped"``, ``"wire"``; for ``order``: ``"key"`` or ``"partition"``; for
+    ``offsets``: ``"commit went back"``, ``"commit skipped"``, ``"delivery skipped"``,
+    ``"delivery went back"``; for ``dead_lettered``: the reason). ``reason`` is one readable line.
+    """
+
+    kind: str
+    msg: str | None
+    reason: str
+    events: tuple[Event, ...]
+    what: str = ""
+    group: str | None = None
+    key: str | None = None
+    partition: int | None = None
+
+    @property
+    def indices(self) -> tuple[int, ...]:
+        """The history indices of the quoted events, in order."""
+        return tuple(e.index for e in self.events)
+
+    def __repr__(self) -> str:
+        quoted = " ".join(f"#{i}" for i in self.indices)
+        about = f"{self.kind} {self.msg}" if self.msg is not None else self.kind
+        return f"Anomaly({about}: {self.reason} [{quoted}])"
+
+
+class Verdict(NamedTuple):
+    """Whether a property holds, and why, in one line a learner can read."""
+
+    property: str
+    ok: bool
+    reason: str
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.property}: {'ok' if self.ok else 'FAIL'} - {self.reason})"
+
+
+class Problem(NamedTuple):
+    """A way in which a history is not well-formed, at one event."""
+
+    index: int
+    event: Event
+    reason: str
+
+    def __str__(self) -> str:
+        return f"event #{self.index} {self.event!r}: {self.reason}"
+
+
+class Report:
+    """What :func:`check` found: anomalies by kind, verdicts by property.
+
+    >>> report.ok("exactly-once")        # doctest: +SKIP
+    >>> report.verdicts["at-least-once"]  # doctest: +SKIP
+    >>> for a in report.lost: print(a.msg, a.indices)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        events: int,
+        messages: int,
+        processed: int,
+        anomalies: dict[str, list[Anomaly]],
+        problems: list[Problem],
+    ) -> None:
+        self.events = events
+        self.messages = messages
+        self.processed = processed
+        self.lost: list[Anomaly] = anomalies["lost"]
+        self.duplicated: list[Anomaly] = anomalies["duplicated"]
+        self.order: list[Anomaly] = anomalies["order"]
+        self.offsets: list[Anomaly] = anomalies["offsets"]
+        self.dead_lettered: list[Anomaly] = anomalies["dead_lettered"]
+        self.unfinished: list[Anomaly] = anomalies["unfinished"]
+        self.problems = problems
+        self.verdicts: dict[str, Verdict] = _verdicts(self)
+
+    def ok(self, property: str) -> bool:  # noqa: A002 - the word learners use
+        """Whether ``property`` (one of :data:`PROPERTIES`, aliases accepted) holds."""
+        return self.verdicts[property_name(property)].ok
+
+    def anomalies(self, kind: str | None = None) -> list[Anomaly]:
+        """Every anomaly (or those of one kind), lost first, in a fixed order."""
+        if kind is not None:
+            if kind not in ANOMALY_KINDS:
+                raise InvalidArgument(
+                    f"kind={kind!r} is not an anomaly kind: use one of {', '.join(ANOMALY_KINDS)}."
+                )
+            return list(getattr(self, kind))
+        return [a for k in ANOMALY_KINDS for a in getattr(self, k)]
+
+    def counts(self) -> dict[str, int]:
+        """How many anomalies of each kind."""
+        return {k: len(getattr(self, k)) for k in ANOMALY_KINDS}
+
+    def __repr__(self) -> str:
+        counts = " ".join(f"{k}={v}" for k, v in self.counts().items())
+        verdicts = " ".join(f"{p}={'ok' if v.ok else 'FAIL'}" for p, v in self.verdicts.items())
+        extra = f", {len(self.problems)} problems" if self.problems else ""
+        return (
+            f"Report({self.events} events, {self.messages} messages{extra}: {counts} | {verdicts})"
+        )
+
+    def summary(self, limit: int = 3) -> str:
+        """A few lines of plain text: each verdict with its reason, then the first anomalies."""
+        lines = [f"{self.events} events, {self.messages} messages, {self.processed} processed"]
+        for v in self.verdicts.values():
+            lines.append(f"  {'ok  ' if v.ok else 'FAIL'} {v.property}: {v.reason}")
+        for kind in ANOMALY_KINDS:
+            found = getattr(self, kind)
+            for a in found[:limit]:
+                lines.append(
+                    f"  {kind}: {a.msg or ''} {a.reason} [{' '.join(f'#{i}' for i in a.indices)}]"
+                )
+            if len(found) > limit:
+                lines.append(f"  ... and {len(found) - limit} more {kind}")
+        for p in self.problems[:limit]:
+            lines.append(f"  problem: {p}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        rows = "".join(
+            f"<tr><td>{esc(v.property)}</td>"
+            f"<td style='color:{'#009E73' if v.ok else '#D55E00'}'><b>{'ok' if v.ok else 'FAIL'}</b></td>"
+            f"<td>{esc(v.reason)}</td></tr>"
+            for v in self.verdicts.values()
+        )
+        counts = ", ".join(f"{k}: {v}" for k, v in self.counts().items())
+        first = self.anomalies()[:5]
+        items = "".join(
+            f"<li><b>{esc(a.kind)}</b> {esc(a.msg or '')}: {esc(a.reason)} "
+            f"<code>{esc(' '.join(f'#{i}' for i in a.indices))}</code></li>"
+            for a in first
+        )
+        problems = (
+            f"<p>{len(self.problems)} well-formedness problem(s), e.g. {esc(str(self.problems[0]))}</p>"
+            if self.problems
+            else ""
+        )
+        return (
+            f"<div><p>{self.events} events, {self.messages} messages, {self.processed} processed"
+            f" &mdash; {esc(counts)}</p>"
+            f"<table><tr><th>property</th><th>verdict</th><th>why</th></tr>{rows}</table>"
+            f"{'<ul>' + items + '</ul>' if items else ''}{problems}</div>"
+        )
+
+
+def _example(anomalies: list[Anomaly]) -> str:
+    a = anomalies[0]
+    return f"e.g. {a.msg + ': ' if a.msg else ''}{a.reason}"
+
+
+def _verdicts(r: Report) -> dict[str, Verdict]:
+    n_lost, n_dup = len(r.lost), len(r.duplicated)
+    unfinished = (
+        f" ({len(r.unfinished)} still held by the broker at the end)" if r.unfinished else ""
+    )
+    amo = (
+        Verdict("at-most-once", True, "no message's effect happened more than once")
+        if not n_dup
+        else Verdict(
+            "at-most-once",
+            False,
+            f"{n_dup} message(s) took effect more than once, {_example(r.duplicated)}",
+        )
+    )
+    alo = (
+        Verdict(
+            "at-least-once",
+            True,
+            "every message the broker let go of had taken effect" + unfinished,
+        )
+        if not n_lost
+        else Verdict("at-least-once", False, f"{n_lost} message(s) lost, {_example(r.lost)}")
+    )
+    if n_lost or n_dup:
+        worst = r.lost if n_lost else r.duplicated
+        eo = Verdict(
+            "exactly-once",
+            False,
+            f"{n_lost} lost and {n_dup} duplicated, {_example(worst)}",
+        )
+    else:
+        eo = Verdict(
+            "exactly-once", True, "no message lost and none took effect twice" + unfinished
+        )
+    key_v = [a for a in r.order if a.what == "key"]
+    part_v = [a for a in r.order if a.what == "partition"]
+    ko = (
+        Verdict("per-key-order", True, "for every key, effects happened in publish order")
+        if not key_v
+        else Verdict(
+            "per-key-order", False, f"{len(key_v)} effect(s) out of key order, {_example(key_v)}"
+        )
+    )
+    po = (
+        Verdict("per-partition-order", True, "in every partition, effects happened in offset order")
+        if not part_v
+        else Verdict(
+            "per-partition-order",
+            False,
+            f"{len(part_v)} effect(s) out of offset order, {_example(part_v)}",
+        )
+    )
+    off = (
+        Verdict("offsets", True, "no commit or delivery skipped or went back")
+        if not r.offsets
+        else Verdict("offsets", False, f"{len(r.offsets)} offsets anomalies, {_example(r.offsets)}")
+    )
+    return {v.property: v for v in (amo, alo, eo, ko, po, off)}
+
+
+# --- well-formedness ------------------------------------------------------------------------------
+
+
+def problems(history: History) -> list[Problem]:
+    """Every way ``history`` breaks causality or the recording conventions (empty: well-formed).
+
+    Checked: actor, time, partition, offset and group have usable values; time never goes
+    backwards; kinds about a message name one (``msg``); a ``lost`` event says what was lost;
+    a ``commit`` names a partition and offset (or a message); nothing is confirmed, delivered,
+    redelivered, dead-lettered or dropped before it is published; a consumer processes, acks or
+    nacks only what was delivered to it, and never settles (acks/nacks) one delivery twice; an
+    actor belongs to one group.
+    """
+    return _scan(history).problems
+
+
+def well_formed(history: History) -> bool:
+    """``True`` if :func:`problems` finds nothing."""
+    return not problems(history)
+
+
+def validate(history: History, limit: int = 5) -> None:
+    """Raise :class:`HistoryFormatError` naming the first ``limit`` problems, if any."""
+    found = problems(history)
+    if found:
+        raise _malformed(found, limit)
+
+
+def _malformed(found: list[Problem], limit: int = 5) -> HistoryFormatError:
+    lines = [f"the history is not well-formed: {len(found)} problem(s)."]
+    lines += [f"  {p}" for p in found[:limit]]
+    if len(found) > limit:
+        lines.append(
+            f"  ... and {len(found) - limit} more (see brokerlab.checker.problems(history))."
+        )
+    lines.append("Fix the recording, or pass strict=False to check it anyway.")
+    return HistoryFormatError("\n".join(lines))
+
+
+def _check_history(history: Any) -> None:
+    if not isinstance(history, History):
+        raise InvalidType(
+            f"history is a {type(history).__name__}: a brokerlab.history.History is needed. "
+            "Load one with History.from_jsonl(path), or build one with History().record(...)."
+        )
+
+
+# --- the one pass ----------------------------------------------------------------------------------
+
+# What the pass keeps per message, in one small list (one dictionary lookup per event: a history
+# of a million events is limited by memory look-ups, not by arithmetic).
+_PUB = 0  # its first publish event (publish order is the order of these events)
+_LOC = 1  # (partition, offset), from the first event that says where it lives
+_TO = 2  # {consumer: deliveries not yet acked or nacked}; a consumer in it was delivered it
+_EFFECT = 3  # {group: its first process event in that group}
+_SETTLED = 4  # {group: the first ack (or commit naming the message) in that group}
+
+
+class _Pass:
+    """What one pass over the events learns: problems, per-message facts, early anomalies."""
+
+    def __init__(self, **facts: Any) -> None:
+        self.__dict__.update(facts)
+
+
+def _scan(history: History) -> Any:
+    """The one pass over the events (see :func:`check` and :func:`problems`).
+
+    Per event: a few attribute reads and dictionary operations, no search. Whatever needs all
+    the events of one message (to quote them) is gathered afterwards, and only for the messages
+    with an anomaly.
+    """
+    _check_history(history)
+    events = history.events
+    found: list[Problem] = []
+    bad = found.append
+    actor_group: dict[str, Any] = {}  # actor -> its group (from group=... on any of its events)
+    group_at: dict[str, int] = {}  # actor -> the event that gave its group
+    group_of = actor_group.get
+    msgs: dict[str, list[Any]] = {}  # message -> [_PUB, _LOC, _TO, _EFFECT, _SETTLED]
+    consumers: set[str] = set()  # every actor something was delivered to
+    again: dict[tuple[Any, str], list[Event]] = {}  # (group, message) -> its later effects
+    key_front: dict[tuple[Any, str], list[Any]] = {}  # (group, key) -> [highest rank, event]
+    part_front: dict[tuple[Any, int], list[Any]] = {}  # (group, partition) -> [offset, event]
+    # (group, partition) -> [delivered high water (max + 1), last delivery, resets before it]
+    reading: dict[tuple[Any, int], list[Any]] = {}
+    commits: dict[tuple[Any, int], list[Event]] = {}  # (group, partition) -> its offset commits
+    crashes: dict[str, list[int]] = {}  # actor -> indices of its crashes
+    dead: dict[str, list[Event]] = {}  # message -> its dead_letter events
+    dropped: dict[str, Event] = {}  # message -> the lost(what="message") event
+    wire: dict[str, int] = {}  # message -> how many lost(what="publish") events
+    skips: list[tuple[str, Any, int, int, int, Event, Event | None]] = []
+    offsets_out: list[Anomaly] = []
+    order_out: list[Anomaly] = []
+    resets = 0  # crash/restart/rebalance/redeliver/nack/lost events so far
+    last_time = -_INF
+
+    for e in events:
+        t = e.time
+        k = e.kind
+        m = e.msg
+        a = e.actor
+        info = e.info
+        tt = type(t)
+        if (tt is float or tt is int) and t - t == 0:  # t - t is nan for nan and infinities
+            if t < last_time:
+                bad(
+                    _problem(
+                        e,
+                        f"time goes backwards: t={t:g} after t={last_time:g}. Record events in the order they happen.",
+                    )
+                )
+            last_time = t
+        else:
+            bad(_problem(e, f"time {t!r} is not a finite number of seconds."))
+        if type(a) is not str or not a:
+            bad(_problem(e, f"actor {a!r} is not a non-empty string."))
+            continue
+        p = e.partition
+        o = e.offset
+        if (p is not None and (type(p) is not int or p < 0)) or (
+            o is not None and (type(o) is not int or o < 0)
+        ):
+            bad(
+                _problem(
+                    e, f"partition {p!r} and offset {o!r} must be whole numbers >= 0 (or None)."
+                )
+            )
+            continue
+        if info:
+            if k == "deliver" and "to" in info:
+                a = info["to"]
+                if type(a) is not str or not a:
+                    bad(
+                        _problem(
+                            e, f"to={a!r} (the consumer delivered to) is not a non-empty string."
+                        )
+                    )
+                    continue
+            if "group" in info:
+                g = info["group"]
+                if type(g) is not str:
+                    bad(_problem(e, f"group {g!r} is not a string; name groups with strings."))
+                elif a not in actor_group:
+                    actor_group[a] = g
+                    group_at[a] = e.index
+                elif actor_group[a] != g:
+                    bad(
+                        _problem(
+                            e,
+                            f"{a} is in group {g!r} here but in group {actor_group[a]!r} at "
+                            f"#{group_at[a]}: an actor belongs to one group. Give each group's "
+                            "consumers their own names.",
+                        )
+                    )
+
+        # --- an offset commit (the next offset the group will read) --------------------------
+        if k == "commit" and (p is not None or m is None):
+            if p is None or o is None:
+                bad(
+                    _problem(
+                        e,
+                        "a commit needs partition=... and offset=... (the next offset to read), or msg=...",
+                    )
+                )
+                continue
+            g = group_of(a)
+            gp = (g, p)
+            cs = commits.get(gp)
+            if cs is None:
+                cs = commits[gp] = []
+            elif o < cs[-1].offset:
+                offsets_out.append(_commit_back(g, p, cs[-1], e))
+            st = reading.get(gp)
+            start = st[0] if st is not None else (cs[-1].offset if cs else None)
+            if start is not None and o > start:
+                skips.append(("commit", g, p, start, o, e, st[1] if st is not None else cs[-1]))
+            cs.append(e)
+            continue
+
+        if m is None:
+            if k in _NEEDS_MSG:
+                bad(_problem(e, f"a {k} event must name its message (msg=...)."))
+            elif k in _RESETS:
+                resets += 1
+                if k == "crash":
+                    crashes.setdefault(a, []).append(e.index)
+                elif k == "lost":
+                    what = e.get("what")
+                    if what not in LOST_WHAT:
+                        bad(_problem(e, _what_reason(what)))
+                    elif what in ("publish", "message", "deliver", "confirm"):
+                        bad(_problem(e, f"a lost {what} must name its message (msg=...)."))
+            continue
+        if type(m) is not str:
+            bad(
+                _problem(e, f'msg {m!r} is not a string; write message ids as strings, e.g. "{m}".')
+            )
+            continue
+        rec = msgs.get(m)
+        if rec is None:
+            rec = msgs[m] = [None, None, None, None, None]
+        if o is not None and p is not None:
+            if rec[_LOC] is None:
+                rec[_LOC] = (p, o)
+
+        # --- message events, the most frequent first ---------------------------------------------
+        if k == "process":
+            to = rec[_TO]
+            if to is None or a not in to:
+                bad(
+                    _problem(
+                        e,
+                        f"{a} processed {m}, but {m} was never delivered to {a} before. Record the deliver first, or check the actor.",
+                    )
+                )
+            g = group_of(a)
+            done = rec[_EFFECT]
+            if done is None:
+                rec[_EFFECT] = {g: e}
+            elif g in done:
+                more = again.get((g, m))
+                if more is None:
+                    again[(g, m)] = [e]
+                else:
+                    more.append(e)
+                continue  # a duplicate: order is judged on first effects only
+            else:
+                done[g] = e
+            pub = rec[_PUB]
+            if pub is not None:
+                key = e.key
+                if key is None:
+                    key = pub.key
+                if key is not None:
+                    r = pub.index
+                    gk = (g, key)
+                    front = key_front.get(gk)
+                    if front is None:
+                        key_front[gk] = [r, e]
+                    elif r > front[0]:
+                        front[0] = r
+                        front[1] = e
+                    else:
+                        order_out.append(_key_order(m, key, g, e, pub, front[1], msgs))
+            where = rec[_LOC]
+            if where is not None:
+                gp = (g, where[0])
+                front = part_front.get(gp)
+                if front is None:
+                    part_front[gp] = [where[1], e]
+                elif where[1] > front[0]:
+                    front[0] = where[1]
+                    front[1] = e
+                else:
+                    order_out.append(_partition_order(m, where, g, e, front))
+        elif k == "deliver":
+            if rec[_PUB] is None:
+                bad(_problem(e, _unpublished(k, m)))
+            to = rec[_TO]
+            if to is None:
+                rec[_TO] = {a: 1}
+            else:
+                to[a] = to.get(a, 0) + 1
+            consumers.add(a)
+            where = rec[_LOC]
+            if where is None:
+                continue  # a queue delivery: no offsets to follow
+            g = group_of(a)
+            p, o = where
+            gp = (g, p)
+            st = reading.get(gp)
+            if st is None:
+                cs = commits.get(gp)
+                if cs and o > cs[-1].offset:
+                    skips.append(("delivery", g, p, cs[-1].offset, o, e, cs[-1]))
+                reading[gp] = [o + 1, e, resets]
+                continue
+            hw = st[0]
+            if o >= hw:
+                if o > hw:
+                    skips.append(("delivery", g, p, hw, o, e, st[1]))
+                st[0] = o + 1
+            elif st[2] == resets and not (info and (info.get("redelivered") or info.get("seek"))):
+                offsets_out.append(_went_back(m, g, p, o, e, st[1]))
+            st[1] = e
+            st[2] = resets
+        elif k == "publish":
+            if rec[_PUB] is None:
+                rec[_PUB] = e
+        elif k == "ack" or k == "nack" or k == "commit":  # (a commit that names a message)
+            to = rec[_TO]
+            left = to.get(a) if to is not None else None
+            if left:
+                to[a] = left - 1  # type: ignore[index]
+            elif left is None:
+                bad(
+                    _problem(
+                        e,
+                        f"{a} {k}s {m}, but {m} was never delivered to {a}. Record the deliver first, or check the actor.",
+                    )
+                )
+            else:
+                bad(
+                    _problem(
+                        e,
+                        f"{a} {k}s {m} again, but each delivery can be settled only once (acking twice is an error).",
+                    )
+                )
+            if k == "nack":
+                resets += 1
+            else:
+                g = group_of(a)
+                done = rec[_SETTLED]
+                if done is None:
+                    rec[_SETTLED] = {g: e}
+                elif g not in done:
+                    done[g] = e
+        elif k == "confirm" or k == "redeliver" or k == "dead_letter":
+            if rec[_PUB] is None:
+                bad(_problem(e, _unpublished(k, m)))
+            if k == "redeliver":
+                resets += 1
+            elif k == "dead_letter":
+                dead.setdefault(m, []).append(e)
+        elif k == "lost":
+            resets += 1
+            what = e.get("what")
+            if what not in LOST_WHAT:
+                bad(_problem(e, _what_reason(what)))
+            elif what == "publish":
+                wire[m] = wire.get(m, 0) + 1
+            elif rec[_PUB] is None:
+                bad(_problem(e, _unpublished(f"lost {what}", m)))
+            elif what == "message" and m not in dropped:
+                dropped[m] = e
+        else:  # crash, restart, rebalance that happen to name a message
+            resets += 1
+            if k == "crash":
+                crashes.setdefault(a, []).append(e.index)
+
+    return _Pass(
+        problems=found,
+        events=events,
+        actor_group=actor_group,
+        msgs=msgs,
+        consumers=consumers,
+        again=again,
+        reading=reading,
+        commits=commits,
+        crashes=crashes,
+        dead=dead,
+        dropped=dropped,
+        wire=wire,
+        skips=skips,
+        offsets=offsets_out,
+        order=order_out,
+    )
+
+
+_INF = float("inf")
+
+
+def _problem(e: Event, reason: str) -> Problem:
+    return Problem(e.index, e, reason)
+
+
+def _what_reason(what: Any) -> str:
+    return f"a lost event needs info what= one of {', '.join(LOST_WHAT)}; got {what!r}."
+
+
+def _unpublished(k: str, m: str) -> str:
+    return f"{k} of {m}, but {m} was never published before it. Record its publish first, or check the id."
+
+
+# --- the check -------------------------------------------------------------------------------------
+
+
+def check(history: History, *, strict: bool = True) -> Report:
+    """Check ``history`` and return a :class:`Report` (see the module docstring for definitions).
+
+    With ``strict=True`` (the default) a history that is not well-formed (see :func:`problems`)
+    raises :class:`HistoryFormatError`; with ``strict=False`` it is checked anyway and the
+    problems are listed in :attr:`Report.problems`.
+    """
+    s = _scan(history)
+    if s.problems and strict:
+        raise _malformed(s.problems)
+    out: dict[str, list[Anomaly]] = {k: [] for k in ANOMALY_KINDS}
+    out["order"] = s.order
+    out["offsets"] = s.offsets
+    group_of = s.actor_group.get
+    groups = {group_of(a) for a in s.consumers} | {g for g, _p in s.commits}
+    ordered = sorted(groups, key=repr) if groups else [None]
+    multi = len(ordered) > 1
+    parts = {g: {p for gg, p in (*s.reading, *s.commits) if gg == g} for g in ordered}
+
+    # Which (group, message) pairs need a closer look: never took effect in the group (lost?
+    # unfinished?), or took effect more than once (duplicated).
+    unprocessed: list[tuple[Any, str]] = []
+    processed = 0
+    published = 0
+    for m, rec in s.msgs.items():
+        if rec[_PUB] is None:
+            continue  # never published (a malformed history): neither lost nor unfinished
+        published += 1
+        if m in s.dead:
+            continue  # set aside on purpose: listed under dead_lettered
+        done = rec[_EFFECT] or {}
+        if not multi:
+            if done:
+                processed += 1
+            else:
+                unprocessed.append((ordered[0], m))
+            continue
+        meant = {group_of(a) for a in rec[_TO] or ()} | set(rec[_SETTLED] or ()) | set(done)
+        where = rec[_LOC]
+        if where is not None:
+            meant |= {g for g in ordered if where[0] in parts[g]}
+        for g in sorted(meant, key=repr) if meant else ordered:
+            if g in done:
+                processed += 1
+            else:
+                unprocessed.append((g, m))
+    wanted = {m for _g, m in unprocessed} | {m for _g, m in s.again}
+    by_msg: dict[str, list[Event]] = {m: [] for m in wanted}
+    if wanted:
+        for e in s.events:
+            evs = by_msg.get(e.msg)  # type: ignore[arg-type]
+            if evs is not None:
+                evs.append(e)
+
+    for (g, m), more in s.again.items():
+        first = s.msgs[m][_EFFECT][g]
+        out["duplicated"].append(_duplicated(m, g, [first, *more], by_msg[m], group_of))
+    commit_max: dict[tuple[Any, int], list[int]] = {}
+    for g, m in unprocessed:
+        evs = by_msg[m]
+        lost = _released(m, g, evs, s, commit_max)
+        if lost is not None:
+            out["lost"].append(lost)
+        else:
+            where = s.msgs[m][_LOC]
+            out["unfinished"].append(
+                Anomaly(
+                    "unfinished",
+                    m,
+                    f"never took effect{_in_group(g)}, and the broker still holds it at the end",
+                    _mine(evs, g, group_of),
+                    "",
+                    g,
+                    evs[0].key,
+                    where[0] if where else None,
+                )
+            )
+    for kind in ("lost", "unfinished", "duplicated"):
+        out[kind].sort(key=_first_index)
+    _skips(s.skips, s.msgs, out["offsets"])
+    _dead_letters(s.dead, s.msgs, out["dead_lettered"])
+    return Report(
+        events=len(s.events),
+        messages=published,
+        processed=processed,
+        anomalies=out,
+        problems=s.problems,
+    )
+
+
+def _first_index(a: Anomaly) -> int:
+    return a.events[0].index if a.events else -1
+
+
+def _gp(g: Any, p: int) -> str:
+    return f"partition {p}" if g is None else f"group {g}, partition {p}"
+
+
+def _in_group(g: Any) -> str:
+    return "" if g is None else f" in group {g}"
+
+
+def _idx(e: Event) -> int:
+    return e.index
+
+
+def _sorted(*events: Event | None) -> tuple[Event, ...]:
+    """The given events without ``None`` and repeats, in history order."""
+    return tuple(sorted({x.index: x for x in events if x is not None}.values(), key=_idx))
+
+
+def _went_back(m: str, g: Any, p: int, o: int, e: Event, prev: Event) -> Anomaly:
+    return Anomaly(
+        "offsets",
+        m,
+        f"{_gp(g, p)}: delivered offset {o} at t={e.time:g} (#{e.index}) after offset "
+        f"{prev.offset} (#{prev.index}), with no crash, restart, rebalance or redelivery between",
+        (prev, e),
+        "delivery went back",
+        g,
+        None,
+        p,
+    )
+
+
+def _commit_back(g: Any, p: int, prev: Event, e: Event) -> Anomaly:
+    return Anomaly(
+        "offsets",
+        None,
+        f"{_gp(g, p)}: commit went back from {prev.offset} (#{prev.index}) to {e.offset} "
+        f"(#{e.index}); the group would read offsets {e.offset}..{prev.offset - 1} again",  # type: ignore[operator]
+        (prev, e),
+        "commit went back",
+        g,
+        None,
+        p,
+    )
+
+
+def _key_order(
+    m: str, key: str, g: Any, e: Event, pub: Event, ahead: Event, msgs: dict[str, list[Any]]
+) -> Anomaly:
+    """``m`` took effect (``e``) after ``ahead``, a message with the same key published later."""
+    pub_n = msgs[ahead.msg][_PUB]  # type: ignore[index]
+    return Anomaly(
+        "order",
+        m,
+        f"key={key}{_in_group(g)}: {m} took effect at t={e.time:g} (#{e.index}) after {ahead.msg} "
+        f"(#{ahead.index}), though {m} was published first"
+        + (f" (#{pub.index} before #{pub_n.index})" if pub_n else ""),
+        _sorted(pub, pub_n, ahead, e),
+        "key",
+        g,
+        key,
+    )
+
+
+def _partition_order(m: str, where: tuple[int, int], g: Any, e: Event, front: list[Any]) -> Anomaly:
+    p, o = where
+    ahead = front[1]
+    return Anomaly(
+        "order",
+        m,
+        f"{_gp(g, p)}: {m} (offset {o}) took effect at t={e.time:g} (#{e.index}) after "
+        f"{ahead.msg} (offset {front[0]}, #{ahead.index})",
+        (ahead, e),
+        "partition",
+        g,
+        None,
+        p,
+    )
+
+
+def _skips(
+    candidates: list[tuple[str, Any, int, int, int, Event, Event | None]],
+    msgs: dict[str, list[Any]],
+    out: list[Anomaly],
+) -> None:
+    """Report the skip candidates whose gap holds offsets that exist in the history."""
+    if not candidates:
+        return
+    known: dict[int, list[tuple[int, str]]] = {}
+    for m, rec in msgs.items():
+        where = rec[_LOC]
+        if where is not None:
+            known.setdefault(where[0], []).append((where[1], m))
+    for lst in known.values():
+        lst.sort()
+    for what, g, p, low, high, e, before in candidates:
+        lst = known.get(p, [])
+        i = bisect_left(lst, (low, ""))
+        j = bisect_left(lst, (high, ""))
+        if i >= j:
+            continue  # the gap holds no message: nothing was skipped
+        first_o, first_m = lst[i]
+        n = j - i
+        quoted = _sorted(before, msgs[first_m][_PUB], e)
+        if what == "commit":
+            reason = (
+                f"{_gp(g, p)}: committed {high} at t={e.time:g} (#{e.index}) but {n} existing "
+                f"offset(s) from {first_o} ({first_m}) were never delivered to the group"
+            )
+            kind = "commit skipped"
+        else:
+            reason = (
+                f"{_gp(g, p)}: delivered offset {high} at t={e.time:g} (#{e.index}) after offset "
+                f"{low - 1}, skipping {n} existing offset(s) from {first_o} ({first_m})"
+            )
+            kind = "delivery skipped"
+        out.append(Anomaly("offsets", first_m, reason, quoted, kind, g, None, p))
+    out.sort(key=lambda a: a.events[-1].index)
+
+
+def _dead_letters(
+    dead: dict[str, list[Event]],
+    msgs: dict[str, list[Any]],
+    out: list[Anomaly],
+) -> None:
+    """One ``dead_lettered`` entry per dead-lettered message, with its reason(s)."""
+    for m, letters in dead.items():
+        reasons = ", ".join(
+            dict.fromkeys(str(x.get("reason", "no reason recorded")) for x in letters)
+        )
+        d0 = letters[0]
+        pub, where = msgs[m][_PUB], msgs[m][_LOC]
+        out.append(
+            Anomaly(
+                "dead_lettered",
+                m,
+                f"dead-lettered by {d0.actor} at t={d0.time:g} (#{d0.index}): {reasons}",
+                _sorted(pub, *letters),
+                reasons,
+                None,
+                (pub or d0).key,
+                where[0] if where else None,
+            )
+        )
+
+
+def _to(e: Event) -> str:
+    """Who an event is about: the actor, or for a deliver recorded at the broker, ``info["to"]``."""
+    info = e.info
+    if info and e.kind == "deliver":
+        return info.get("to", e.actor)
+    return e.actor
+
+
+def _mine(evs: list[Event], g: Any, group_of: Any) -> tuple[Event, ...]:
+    """A message's events that concern group ``g`` (and those that concern every group)."""
+    return tuple(x for x in evs if x.kind not in _CONSUMER_SIDE or group_of(_to(x)) == g)
+
+
+def _duplicated(m: str, g: Any, done: list[Event], evs: list[Event], group_of: Any) -> Anomaly:
+    quoted = _mine(evs, g, group_of)
+    why = ""
+    attempts = [x for x in evs if x.kind == "publish"]
+    again = [
+        x for x in evs if x.kind == "redeliver" or (x.kind == "deliver" and x.get("redelivered"))
+    ]
+    if again:
+        why = f" after a redelivery (#{again[0].index})"
+    elif len(attempts) > 1:
+        why = f" after a producer retry (#{attempts[1].index})"
+    times = ", ".join(f"#{x.index} by {x.actor}" for x in done)
+    return Anomaly(
+        "duplicated",
+        m,
+        f"took effect {len(done)} times{_in_group(g)} ({times}){why}",
+        quoted,
+        "",
+        g,
+        evs[0].key if evs else None,
+    )
+
+
+def _released(
+    m: str, g: Any, evs: list[Event], s: Any, commit_max: dict[tuple[Any, int], list[int]]
+) -> Anomaly | None:
+    """If the broker let go of unprocessed ``m`` for group ``g``: the ``lost`` anomaly, else None."""
+    group_of = s.actor_group.get
+    mine = _mine(evs, g, group_of)
+    key = evs[0].key
+    rec = s.msgs[m]
+    where = rec[_LOC]
+    part = where[0] if where else None
+    # acked (or committed by message id) by a consumer of the group
+    x = (rec[_SETTLED] or {}).get(g)
+    if x is not None:
+        crash = _crash_after(x, s.crashes, s.events)
+        tail = f"; {crash.actor} crashed at t={crash.time:g} (#{crash.index})" if crash else ""
+        verb = "acked" if x.kind == "ack" else "committed"
+        return Anomaly(
+            "lost",
+            m,
+            f"{verb} by {x.actor} at t={x.time:g} (#{x.index}) but never processed{_in_group(g)}{tail}",
+            _sorted(*mine, crash),
+            "acked",
+            g,
+            key,
+            part,
+        )
+    # committed past by the group
+    if where is not None:
+        p, o = where
+        cs = s.commits.get((g, p))
+        if cs and cs[-1].offset > o:
+            pm = commit_max.get((g, p))
+            if pm is None:
+                pm, best = [], -1
+                for c in cs:
+                    best = max(best, c.offset)
+                    pm.append(best)
+                commit_max[(g, p)] = pm
+            c = cs[bisect_right(pm, o)]
+            crash = _crash_after(c, s.crashes, s.events)
+            tail = f"; {crash.actor} crashed at t={crash.time:g} (#{crash.index})" if crash else ""
+            return Anomaly(
+                "lost",
+                m,
+                f"{_gp(g, p)}: committed past offset {o} ({c.actor} committed {c.offset} at "
+                f"t={c.time:g}, #{c.index}) but never processed{tail}",
+                _sorted(*mine, c, crash),
+                "committed",
+                g,
+                key,
+                part,
+            )
+    # dropped by the broker
+    drop = s.dropped.get(m)
+    if drop is not None:
+        why = drop.get("reason")
+        return Anomaly(
+            "lost",
+            m,
+            f"dropped by {drop.actor} at t={drop.time:g} (#{drop.index}) before it was processed"
+            + (f" ({why})" if why else ""),
+            mine,
+            "dropped",
+            g,
+            key,
+            part,
+        )
+    # every publish attempt lost on the wire, and none reached the broker
+    n_wire = s.wire.get(m, 0)
+    if n_wire:
+        n_pub = sum(1 for x in evs if x.kind == "publish")
+        reached = any(
+            x.kind != "publish" and not (x.kind == "lost" and x.get("what") == "publish")
+            for x in evs
+        )
+        if not reached and n_wire >= n_pub:
+            return Anomaly(
+                "lost",
+                m,
+                f"all {n_pub} publish attempt(s) were lost on the wire and none reached the broker",
+                tuple(evs),
+                "wire",
+                g,
+                key,
+                part,
+            )
+    return None
+
+
+def _crash_after(x: Event, crashes: dict[str, list[int]], events: list[Event]) -> Event | None:
+    """The first crash of ``x``'s actor after ``x`` (to quote: it explains why nothing happened)."""
+    idx = crashes.get(x.actor)
+    if not idx:
+        return None
+    i = bisect_right(idx, x.index)
+    return events[idx[i]] if i < len(idx) else None
+
+
+# --- the smallest failing history ------------------------------------------------------------------
+
+
+def minimal_core(history: History, property: str) -> History:  # noqa: A002
+    """A 1-minimal sub-history of ``history`` that is well-formed and still violates ``property``.
+
+    Greedy delta debugging: try dropping chunks of events (halves, quarters, ..., single events),
+    keep every drop after which the history is still well-formed and still fails, and repeat
+    single-event passes until none can be dropped. The result is *1-minimal*: dropping any one
+    of its events makes it either malformed or pass. (Not necessarily the globally smallest:
+    that would need trying every subset.) Events are copied and renumbered from 0.
+    """
+    prop = property_name(property)
+    _check_history(history)
+    validate(history)
+    if check(history).ok(prop):
+        raise InvalidArgument(
+            f"the history does not violate {prop}: there is no failing core to find. "
+            "Pass a history whose report says ok(...) is False."
+        )
+
+    def fails(indices: list[int]) -> bool:
+        sub = history.select(indices)
+        return not problems(sub) and not check(sub, strict=False).ok(prop)
+
+    keep = list(range(len(history)))
+    chunk = max(1, len(keep) // 2)
+    while True:
+        removed = False
+        i = 0
+        while i < len(keep):
+            candidate = keep[:i] + keep[i + chunk :]
+            if candidate and fails(candidate):
+                keep = candidate
+                removed = True
+            else:
+                i += chunk
+        if chunk > 1:
+            chunk //= 2
+        elif not removed:
+            break
+    return history.select(keep)
