@@ -300,7 +300,7 @@ class Report:
             found = getattr(self, kind)
             for a in found[:limit]:
                 lines.append(
-                    f"  {kind}: {a.msg or ''} {a.reason} [{' '.join(f'#{i}' for i in a.indices)}]"
+                    f"  {kind}: {a.msg + ' ' if a.msg else ''}{a.reason} [{' '.join(f'#{i}' for i in a.indices)}]"
                 )
             if len(found) > limit:
                 lines.append(f"  ... and {len(found) - limit} more {kind}")
@@ -369,7 +369,10 @@ def _verdicts(r: Report) -> dict[str, Verdict]:
         eo = Verdict(
             "exactly-once",
             False,
-            f"{n_lost} lost and {n_dup} duplicated, {_example(worst)}",
+            " and ".join(
+                f"{n} {word}" for n, word in ((n_lost, "lost"), (n_dup, "duplicated")) if n
+            )
+            + f", {_example(worst)}",
         )
     else:
         eo = Verdict(
