@@ -32,8 +32,15 @@ def test_message_and_delivery_reprs_are_short_and_useful():
     m = Message("m1", {"order": 17}, key="orders.eu", headers={"x-death": [{"reason": "rejected"}]})
     assert repr(m).startswith("Message('m1', {'order': 17}, key='orders.eu'")
     assert m.deaths == [{"reason": "rejected"}]
-    d = Delivery(m, "jobs", delivery_tag=4, receipt_handle="jobs:m1:2", receive_count=2,
-                 redelivered=True, consumer="c1")
+    d = Delivery(
+        m,
+        "jobs",
+        delivery_tag=4,
+        receipt_handle="jobs:m1:2",
+        receive_count=2,
+        redelivered=True,
+        consumer="c1",
+    )
     assert (d.id, d.payload, d.key) == ("m1", {"order": 17}, "orders.eu")
     assert repr(d) == (
         "Delivery('m1', {'order': 17}, tag=4, receive_count=2, redelivered, consumer='c1')"
