@@ -91,8 +91,8 @@ from .message import Delivery, Message, check_payload
 __all__ = ["Consumer", "Queue"]
 
 # Limits, in seconds unless said otherwise (sources in the module docstring).
-VISIBILITY_MAX = 43200
-RETENTION_MIN, RETENTION_MAX = 60, 1209600
+VISIBILITY_DEFAULT, VISIBILITY_MAX = 30, 43200
+RETENTION_DEFAULT, RETENTION_MIN, RETENTION_MAX = 345600, 60, 1209600
 DELAY_MAX = 900
 RECEIVE_MAX = 10
 MAX_RECEIVE_COUNT_MAX = 1000
@@ -101,43 +101,22 @@ TTL_MAX = RETENTION_MAX  # no message outlives the longest retention anyway
 
 _INF = float("inf")
 
-# Where a message is. Plain ints: the hot path compares them millions of times.
+# Where a message is.
 _GONE, _READY, _INFLIGHT, _DELAYED = 0, 1, 2, 3
 
-
-class _Entry:
-    """The queue's bookkeeping for one message (never shown to learners)."""
-
-    __slots__ = (
-        "msg",  # the Message
-        "seq",  # arrival number in this queue (ties in heaps)
-        "pos",  # position among ready messages; kept for requeue to the original position
-        "state",  # _READY, _INFLIGHT, _DELAYED or _GONE
-        "count",  # receive count so far
-        "tag",  # delivery tag of the latest delivery (0: never delivered)
-        "consumer",  # the Consumer holding it (push), or None (pull)
-        "deadline",  # visibility deadline of the current pull delivery
-        "received_at",  # clock time of the current pull delivery (12-hour cap)
-        "retain_until",  # retention deadline
-        "expires_at",  # TTL deadline, or None
-        "ttl",  # the per-message TTL asked for (for x-death original-expiration), or None
-        "delivery",  # the current Delivery, or None
-    )
-
-    def __init__(self, msg: Message, seq: int) -> None:
-        self.msg = msg
-        self.seq = seq
-        self.pos = -1
-        self.state = _GONE
-        self.count = 0
-        self.tag = 0
-        self.consumer: Consumer | None = None
-        self.deadline = 0.0
-        self.received_at = 0.0
-        self.retain_until = _INF
-        self.expires_at: float | None = None
-        self.ttl: float | None = None
-        self.delivery: Delivery | None = None
+# The queue's record of one message is a small list, because publish() makes one per message
+# and a list is built several times faster than an object. Its fields, by index:
+_MSG = 0  # the Message
+_POS = 1  # arrival number: its place among ready messages, kept for requeue to that place
+_STATE = 2  # _READY, _INFLIGHT, _DELAYED or _GONE
+_COUNT = 3  # how many times it was delivered (receive count)
+_TAG = 4  # delivery tag of its latest delivery (0: never delivered)
+_CONSUMER = 5  # the Consumer holding it (push), or None
+_DEADLINE = 6  # visibility deadline of the current pulled delivery
+_RECEIVED = 7  # clock time of the current pulled delivery (for the 12-hour cap)
+_RETAIN = 8  # retention deadline
+_EXPIRES = 9  # TTL deadline, or None
+_TTL = 10  # the per-message ttl asked for (x-death "original-expiration"), or None
 
 
 class Consumer:
@@ -146,8 +125,8 @@ class Consumer:
     The queue pushes deliveries to it round-robin, never more than ``prefetch`` unacked at a
     time (0 = unlimited). ``take()`` returns what arrived since the last call; ``unacked`` is
     everything it holds. ``close()`` and ``crash()`` give every unacked delivery back to the
-    queue, at its original position, with ``redelivered=True`` (RabbitMQ requeues a closed
-    channel's unacked messages; https://www.rabbitmq.com/docs/confirms).
+    queue, at its original position, with ``redelivered=True`` on its next delivery (RabbitMQ
+    requeues a closed channel's unacked messages: https://www.rabbitmq.com/docs/confirms).
     """
 
     __slots__ = ("queue", "name", "prefetch", "_unacked", "_inbox", "_open")
@@ -156,8 +135,8 @@ class Consumer:
         self.queue = queue
         self.name = name
         self.prefetch = prefetch
-        self._unacked: dict[int, Delivery] = {}
-        self._inbox: list[Delivery] = []
+        self._unacked: dict[int, Delivery] = {}  # delivery tag -> delivery, in delivery order
+        self._inbox: list[Delivery] = []  # pushed but not yet taken
         self._open = True
 
     @property
@@ -176,44 +155,28 @@ class Consumer:
         self.queue._touch()
         return list(self._unacked.values())
 
-    def _check_owner(self, delivery: Any) -> None:
-        self._check_open()
-        q = self.queue
-        tag = q._tag_of(delivery)
-        if tag in self._unacked:
-            return
-        e = q._inflight.get(tag) or q._late.get(tag)
-        if e is not None:  # live, but not ours
-            holder = f"consumer {e.consumer.name!r}" if e.consumer else "a receive() call"
-            raise UnknownReceipt(
-                f"delivery tag {tag} belongs to {holder}, not to consumer {self.name!r}: "
-                "a consumer can only settle its own deliveries (RabbitMQ: unknown delivery "
-                "tag on this channel). Settle it through its owner, or with queue.ack()."
-            )
-        # Otherwise the queue raises the right error (stale, already acked, unknown).
-
     def ack(self, delivery: Delivery | str | int) -> None:
         """Acknowledge one of this consumer's deliveries (see :meth:`Queue.ack`)."""
         self._check_owner(delivery)
         self.queue.ack(delivery)
 
     def nack(self, delivery: Delivery | str | int, requeue: bool = True) -> None:
-        """Give a delivery back (see :meth:`Queue.nack`)."""
+        """Give one of this consumer's deliveries back (see :meth:`Queue.nack`)."""
         self._check_owner(delivery)
         self.queue.nack(delivery, requeue)
 
     def reject(self, delivery: Delivery | str | int, requeue: bool = True) -> None:
-        """Reject a delivery (see :meth:`Queue.reject`)."""
+        """Reject one of this consumer's deliveries (see :meth:`Queue.reject`)."""
         self._check_owner(delivery)
         self.queue.reject(delivery, requeue)
 
     def close(self) -> None:
-        """Stop consuming; unacked deliveries go back to the queue, ``redelivered=True``."""
+        """Stop consuming; unacked deliveries go back to the queue at their original position."""
         self._check_open()
         self.queue._close_consumer(self, "closed")
 
     def crash(self) -> None:
-        """The consumer's channel dies: same effect as :meth:`close` (nothing is acked)."""
+        """The consumer's channel dies: the same effect as :meth:`close` (nothing is acked)."""
         self._check_open()
         self.queue._close_consumer(self, "crashed")
 
@@ -224,12 +187,28 @@ class Consumer:
                 f"{self.queue.name!r}. Start a new one with queue.consume()."
             )
 
+    def _check_owner(self, delivery: Any) -> None:
+        self._check_open()
+        q = self.queue
+        tag = q._tag_of(delivery)
+        if tag in self._unacked:
+            return
+        e = q._inflight.get(tag) or q._late.get(tag)
+        if e is not None:  # a live delivery, but not this consumer's
+            holder = f"consumer {e[_CONSUMER].name!r}" if e[_CONSUMER] else "a receive() call"
+            raise UnknownReceipt(
+                f"delivery tag {tag} belongs to {holder}, not to consumer {self.name!r}: a "
+                "consumer settles only its own deliveries (RabbitMQ: unknown delivery tag on "
+                "this channel). Settle it through its owner, or with queue.ack()."
+            )
+        # Otherwise the queue raises the right error (stale, already settled, unknown).
+
     def __repr__(self) -> str:
-        state = "" if self._open else ", closed"
         limit = f"prefetch={self.prefetch}" if self.prefetch else "prefetch=unlimited"
+        closed = "" if self._open else ", closed"
         return (
             f"Consumer({self.name!r} on {self.queue.name!r}: {limit}, "
-            f"{len(self._unacked)} unacked{state})"
+            f"{len(self._unacked)} unacked{closed})"
         )
 
 
@@ -255,8 +234,8 @@ def _check_int(
     return value
 
 
-def _check_optional_str(name: str, value: Any, example: str) -> None:
-    if value is not None and value.__class__ is not str and not isinstance(value, str):
+def _check_str(name: str, value: Any, example: str) -> None:
+    if not isinstance(value, str):
         raise InvalidType(
             f"{name}={value!r} is a {type(value).__name__}: a str or None is needed. "
             f"Pass e.g. {name}={example!r}."
@@ -301,8 +280,8 @@ class Queue:
         *,
         clock: Clock | None = None,
         fifo: bool = False,
-        visibility_timeout: float = 30,
-        retention: float = 345600,
+        visibility_timeout: float = VISIBILITY_DEFAULT,
+        retention: float = RETENTION_DEFAULT,
         delay: float = 0,
         message_ttl: float | None = None,
         max_length: int | None = None,
@@ -331,7 +310,7 @@ class Queue:
             VISIBILITY_MAX,
             "seconds (12 hours)",
             who="SQS",
-            example=30,
+            example=VISIBILITY_DEFAULT,
         )
         check_range(
             "retention",
@@ -340,7 +319,7 @@ class Queue:
             RETENTION_MAX,
             "seconds (1 minute to 14 days)",
             who="SQS",
-            example=345600,
+            example=RETENTION_DEFAULT,
         )
         check_range("delay", delay, 0, DELAY_MAX, "seconds (15 minutes)", who="SQS", example=0)
         if message_ttl is not None:
@@ -349,7 +328,7 @@ class Queue:
                 message_ttl,
                 0,
                 TTL_MAX,
-                "seconds",
+                "seconds (the longest retention)",
                 who="the reference queue",
                 example=60,
             )
@@ -369,8 +348,8 @@ class Queue:
             )
         if content_based_dedup and not fifo:
             raise InvalidArgument(
-                "content_based_dedup=True on a standard queue: SQS only deduplicates FIFO queues "
-                "(ContentBasedDeduplication is a FIFO attribute). Pass fifo=True, or drop it."
+                "content_based_dedup=True on a standard queue: SQS deduplicates only FIFO queues "
+                "(ContentBasedDeduplication is a FIFO attribute). Pass fifo=True, or leave it out."
             )
         check_dead_letter_target(name, fifo, dead_letter)
 
@@ -386,52 +365,51 @@ class Queue:
         self.content_based_dedup = content_based_dedup
         self._dead_letter = dead_letter
         self._now = clock.now
+        # publish() can skip _accept() when nothing but "ready now" can happen to a message.
+        self._plain = not fifo and self.delay == 0 and self.message_ttl is None
 
-        # Ready messages: a heap of positions (lowest first) and a dict position -> entry.
-        # A position missing from the dict is stale in the heap and skipped (lazy deletion).
+        # Ready messages: a heap of positions (lowest first) and a dict position -> record. A
+        # position missing from the dict is stale in the heap and skipped (lazy deletion).
         self._heap: list[int] = []
-        self._ready: dict[int, _Entry] = {}
-        self._pos = 0
-        self._seq = 0
-        self._ids = 0
-        # In flight: delivery tag -> entry.
-        self._inflight: dict[int, _Entry] = {}
+        self._ready: dict[int, list[Any]] = {}
+        self._pos = 0  # arrival counter: positions, and the number of messages that entered
+        self._inflight: dict[int, list[Any]] = {}  # delivery tag -> record
         self._next_tag = 1
-        # SQS: after a visibility timeout the latest receipt handle stays valid until the next
-        # receive. tag -> entry (the entry is ready again).
-        self._late: dict[int, _Entry] = {}
-        # Tags that can no longer be used, and why (for StaleReceipt messages).
-        self._stale: dict[int, str] = {}
-        # Deadlines. Visibility and retention deadlines mostly arrive in order, so they go in a
-        # deque; the few out of order go in a heap. Stale items are skipped when due, and the
-        # deques are compacted when they hold too many stale items.
-        self._vis: deque[tuple[float, int, _Entry]] = deque()
-        self._vis_late: list[tuple[float, int, _Entry]] = []
+        # SQS: after a visibility timeout the latest receipt handle stays valid until the
+        # message is received again. tag -> record (which is ready again).
+        self._late: dict[int, list[Any]] = {}
+        self._stale: dict[int, str] = {}  # tags that can no longer be used -> why
+        # Deadlines. Visibility and retention deadlines nearly always arrive in time order, so
+        # they go in a deque; the few that do not go in a heap. Stale items are skipped when they
+        # fall due, and a deque is compacted when it holds many more items than live messages.
+        # A visibility item covers one receive call: (deadline, first tag, last tag).
+        self._vis: deque[tuple[float, int, int]] = deque()
+        self._vis_late: list[tuple[float, int, int]] = []
         self._vis_last = -_INF
         self._vis_cap = 256
-        self._ret: deque[_Entry] = deque()
-        self._ret_late: list[tuple[float, int, _Entry]] = []
-        self._ret_last = -_INF
-        self._ret_cap = 256
-        self._delayed: list[tuple[float, int, _Entry]] = []
+        # Retention deadlines cost nothing per message: _ret_bound is a lower bound of the
+        # deadlines not yet sorted, and only when the clock reaches it are the live records
+        # sorted by deadline into _ret (so the queue keeps no reference to settled messages).
+        self._ret: deque[list[Any]] = deque()
+        self._ret_bound = _INF
+        self._delayed: list[tuple[float, int, list[Any]]] = []
         self._n_delayed = 0
-        self._ttl: list[tuple[float, int, _Entry]] = []
-        self._next_due = _INF
+        self._ttl: list[tuple[float, int, list[Any]]] = []
+        self._next_due = _INF  # the earliest deadline anywhere: one comparison per call
         self._busy = False
         # FIFO: group -> number of its messages in flight; deduplication ids.
-        self._groups: dict[str, int] = {}
+        self._groups: dict[Any, int] = {}
         self._dedup = Deduplicator(DEDUP_WINDOW)
-        # Push consumers, served round-robin from index _rr.
+        # Push consumers, served round-robin starting at index _rr.
         self._consumers: list[Consumer] = []
         self._rr = 0
         self._consumer_ids = 0
-        # Queues that dead-letter into this one (for redrive), by name.
+        # Queues that dead-letter into this one, by name (redrive sends messages back there).
         self._sources: dict[str, Queue] = {}
         if isinstance(dead_letter, Queue):
             dead_letter._sources[name] = self
-        # Counters.
-        self._n_enqueued = 0
-        self._n_published = 0
+        # Counters (see stats()).
+        self._n_published = 0  # also names messages: m1, m2, ...
         self._n_dedup = 0
         self._n_delivered = 0
         self._n_redelivered = 0
@@ -444,11 +422,10 @@ class Queue:
         self._n_purged = 0
         self._reasons = {"rejected": 0, "expired": 0, "maxlen": 0, "delivery_limit": 0}
 
-    # --- read-only configuration -----------------------------------------------------------
-
     @property
     def dead_letter(self) -> Queue | DeadLetterTarget | None:
-        """Where dead letters go (set when the queue is made, like a RabbitMQ queue argument)."""
+        """Where dead letters go. Fixed when the queue is made (like a RabbitMQ queue argument),
+        so dead-letter queues cannot form a cycle."""
         return self._dead_letter
 
     @property
@@ -456,7 +433,7 @@ class Queue:
         """The open push consumers, in round-robin order."""
         return list(self._consumers)
 
-    # --- producing --------------------------------------------------------------------------
+    # --- producing -------------------------------------------------------------------------------
 
     def publish(
         self,
@@ -472,21 +449,63 @@ class Queue:
     ) -> Message:
         """Put a new message on the queue and return it.
 
-        - ``id``: the message id; ``"m1"``, ``"m2"``... (per queue) if not given.
+        - ``payload``: bytes, str or JSON data (:func:`brokerlab.message.check_payload`).
+        - ``id``: the message id; ``"m1"``, ``"m2"``... (counted per queue) if not given.
         - ``delay``: seconds (0..900) before it becomes visible; the queue's ``delay`` if None.
-          Not allowed per message on FIFO queues (SQS: FIFO queues only take a queue-wide
+          Not allowed per message on FIFO queues (SQS: a FIFO queue takes only a queue-wide
           delay), which raises :class:`~brokerlab.errors.FifoError`.
         - ``ttl``: seconds it may wait before it expires and is dead-lettered with reason
           ``'expired'``; the lower of ``ttl`` and the queue's ``message_ttl`` applies (RabbitMQ).
-        - ``group``, ``dedup_id``: FIFO only (SQS ``MessageGroupId`` and
-          ``MessageDeduplicationId``). A FIFO queue needs a group, and a dedup id unless it has
-          content-based deduplication. A duplicate within 5 minutes of the first send enqueues
-          nothing and returns the ORIGINAL message.
+        - ``group``, ``dedup_id``: FIFO (SQS ``MessageGroupId``, ``MessageDeduplicationId``).
+          A FIFO queue needs a group, and a dedup id unless it has content-based
+          deduplication. A duplicate within 5 minutes of the first send enqueues nothing and
+          returns the ORIGINAL message.
         """
         if payload.__class__ is not bytes and payload.__class__ is not str:
             payload = check_payload(payload)
+        if (
+            key is not None
+            or headers is not None
+            or id is not None
+            or delay is not None
+            or ttl is not None
+            or group is not None
+            or dedup_id is not None
+            or not self._plain
+        ):
+            return self._publish(payload, key, headers, id, delay, ttl, group, dedup_id)
+        # The common case, written out for speed: a bare message, ready at once.
+        now = self._now()
+        if now >= self._next_due:
+            self._advance(now)
+        self._n_published = n = self._n_published + 1
+        msg = Message(f"m{n}", payload, None, {}, now, None, None)
+        self._pos = pos = self._pos + 1
+        retain = now + self.retention
+        if retain < self._ret_bound:
+            self._ret_bound = retain
+            if retain < self._next_due:
+                self._next_due = retain
+        self._ready[pos] = [msg, pos, _READY, 0, 0, None, 0.0, 0.0, retain, None, None]
+        heappush(self._heap, pos)
+        if self._consumers or self.max_length is not None:
+            self._after_change(now)
+        return msg
+
+    def _publish(
+        self,
+        payload: Any,
+        key: Any,
+        headers: Any,
+        id: Any,
+        delay: Any,
+        ttl: Any,
+        group: Any,
+        dedup_id: Any,
+    ) -> Message:
+        """publish() with options: check them all, then enqueue through _accept()."""
         if key is not None and key.__class__ is not str:
-            _check_optional_str("key", key, "order.created")
+            _check_str("key", key, "order.created")
         if headers is not None:
             headers = _check_headers(headers)
         if id is not None and (id.__class__ is not str or not id):
@@ -501,32 +520,32 @@ class Queue:
             check_fifo_fields(group, dedup_id, self.content_based_dedup, self.name)
             if delay is not None:
                 raise FifoError(
-                    f"delay={delay!r} on FIFO queue {self.name!r}: SQS FIFO queues do not take a "
+                    f"delay={delay!r} on FIFO queue {self.name!r}: SQS FIFO queues take no "
                     "per-message delay (DelaySeconds is queue-wide there). Leave delay out, or "
-                    "create the queue with delay=..."
+                    "make the queue with delay=..."
                 )
         else:
-            if group is not None:
-                _check_optional_str("group", group, "account-17")
+            if group is not None and group.__class__ is not str:
+                _check_str("group", group, "account-17")
             if dedup_id is not None:
                 raise FifoError(
                     f"dedup_id={dedup_id!r} on standard queue {self.name!r}: deduplication ids "
                     "are for FIFO queues only (SQS rejects MessageDeduplicationId on standard "
                     "queues). Leave it out, or use a queue made with fifo=True."
                 )
-
         now = self._now()
         if now >= self._next_due:
             self._advance(now)
+        dedup = None
         if self.fifo:
-            key_ = dedup_key(dedup_id, payload, True)
-            original = self._dedup.original(key_, now)
+            dedup = dedup_key(dedup_id, payload, True)
+            original = self._dedup.original(dedup, now)
             if original is not None:
                 self._n_dedup += 1
                 return original
-        self._ids += 1
+        self._n_published = n = self._n_published + 1
         msg = Message(
-            f"m{self._ids}" if id is None else id,
+            f"m{n}" if id is None else id,
             payload,
             key,
             {} if headers is None else headers,
@@ -534,9 +553,8 @@ class Queue:
             group,
             dedup_id,
         )
-        if self.fifo:
-            self._dedup.remember(key_, msg, now)
-        self._n_published += 1
+        if dedup is not None:
+            self._dedup.remember(dedup, msg, now)
         self._accept(msg, now, delay, ttl, now)
         return msg
 
@@ -545,9 +563,9 @@ class Queue:
     ) -> Message | None:
         """Put an already-built message on the queue (exchanges route with this).
 
-        Same rules as :meth:`publish` (FIFO group and dedup, delay, TTL). Returns the message,
-        or ``None`` when a FIFO queue drops it as a duplicate (nothing is enqueued).
-        Retention counts from now.
+        The same rules as :meth:`publish` (FIFO group and deduplication, delay, TTL); retention
+        counts from now. Returns the message, or ``None`` when a FIFO queue drops it as a
+        duplicate (then nothing is enqueued).
         """
         if not isinstance(message, Message):
             raise InvalidType(
@@ -563,29 +581,30 @@ class Queue:
             check_fifo_fields(message.group, message.dedup_id, self.content_based_dedup, self.name)
             if delay is not None:
                 raise FifoError(
-                    f"delay={delay!r} on FIFO queue {self.name!r}: SQS FIFO queues do not take a "
+                    f"delay={delay!r} on FIFO queue {self.name!r}: SQS FIFO queues take no "
                     "per-message delay. Leave delay out."
                 )
         now = self._now()
         if now >= self._next_due:
             self._advance(now)
         if self.fifo:
-            key_ = dedup_key(message.dedup_id, message.payload, self.content_based_dedup)
-            if self._dedup.original(key_, now) is not None:
+            dedup = dedup_key(message.dedup_id, message.payload, self.content_based_dedup)
+            if self._dedup.original(dedup, now) is not None:
                 self._n_dedup += 1
                 return None
-            self._dedup.remember(key_, message, now)
+            self._dedup.remember(dedup, message, now)
         self._accept(message, now, delay, ttl, now)
         return message
 
     def receive_dead_letter(self, message: Message) -> None:
         """Take a dead letter from another queue (the :class:`DeadLetterTarget` protocol).
 
-        The message already carries its ``x-death`` history. It goes to the tail, with no delay
-        and no deduplication (it is not a new send). On a standard queue retention keeps
+        The message already carries its ``x-death`` history. It joins the tail, with no delay
+        and no deduplication (it is not a new send). On a standard queue its retention keeps
         counting from the message's original ``timestamp``, as SQS does for standard DLQs ("the
         expiration of a message is always based on its original enqueue timestamp"); on a FIFO
-        queue it restarts now, as SQS does for FIFO DLQs.
+        queue it restarts now, as SQS does for FIFO DLQs (SQS Developer Guide, dead-letter
+        queues).
         """
         if not isinstance(message, Message):
             raise InvalidType(
@@ -601,61 +620,48 @@ class Queue:
     def _accept(
         self, msg: Message, now: float, delay: float | None, ttl: float | None, start: float
     ) -> None:
-        """Store a new entry for ``msg``: ready, or delayed. ``start`` starts its retention."""
-        self._seq += 1
-        e = _Entry(msg, self._seq)
-        self._n_enqueued += 1
-        t = start + self.retention
-        e.retain_until = t
-        if t >= self._ret_last:
-            self._ret.append(e)
-            self._ret_last = t
-            if len(self._ret) > self._ret_cap:
-                self._compact_retention()
-        else:
-            heappush(self._ret_late, (t, e.seq, e))
-        if t < self._next_due:
-            self._next_due = t
+        """Store a record for ``msg``: ready or delayed. Its retention counts from ``start``."""
+        self._pos = pos = self._pos + 1
+        retain = start + self.retention
+        e = [msg, pos, _READY, 0, 0, None, 0.0, 0.0, retain, None, None]
+        if retain < self._ret_bound:
+            self._ret_bound = retain
+            self._due(retain)
         queue_ttl = self.message_ttl
         if ttl is not None or queue_ttl is not None:
             life = ttl if queue_ttl is None else queue_ttl if ttl is None else min(ttl, queue_ttl)
-            e.ttl = ttl
-            e.expires_at = now + life
-            heappush(self._ttl, (e.expires_at, e.seq, e))
-            if e.expires_at < self._next_due:
-                self._next_due = e.expires_at
+            e[_TTL] = ttl
+            e[_EXPIRES] = now + life
+            heappush(self._ttl, (now + life, pos, e))
+            self._due(now + life)
         if delay is None:
             delay = self.delay
         if delay > 0:
-            e.state = _DELAYED
+            e[_STATE] = _DELAYED
             self._n_delayed += 1
-            due = now + delay
-            heappush(self._delayed, (due, e.seq, e))
-            if due < self._next_due:
-                self._next_due = due
+            heappush(self._delayed, (now + delay, pos, e))
+            self._due(now + delay)
             return
-        e.state = _READY
-        e.pos = pos = self._pos
-        self._pos = pos + 1
         self._ready[pos] = e
         heappush(self._heap, pos)
-        if self._consumers:
-            self._dispatch(now)
-        if self.max_length is not None and len(self._ready) > self.max_length:
-            self._drop_heads(now)
+        self._after_change(now)
 
-    # --- pulling (SQS) ------------------------------------------------------------------------
+    def _due(self, t: float) -> None:
+        if t < self._next_due:
+            self._next_due = t
+
+    # --- pulling (SQS) -------------------------------------------------------------------------
 
     def receive(
         self, max_messages: int = 1, *, visibility_timeout: float | None = None
     ) -> list[Delivery]:
         """Receive up to ``max_messages`` (1..10) ready messages, oldest first (SQS ReceiveMessage).
 
-        Each becomes in flight for ``visibility_timeout`` seconds (the queue's, 30 s by default,
-        if None; 0..43200) and gets a new receipt handle and delivery tag; older handles of the
-        same message stop working. On a FIFO queue, a group with a message in flight is skipped,
-        but one call may return several messages of the same group, in order (as SQS does).
-        Returns ``[]`` when nothing is ready (this queue does not model long polling).
+        Each becomes in flight for ``visibility_timeout`` seconds (0..43200; the queue's, 30 s
+        by default, if None) and gets a new receipt handle and delivery tag; the message's older
+        handles stop working. On a FIFO queue, a group with a message in flight is held back,
+        but one call may return several messages of one group, in order, as SQS does. Returns
+        ``[]`` when nothing is ready (long polling is not modelled: move the clock instead).
         """
         if max_messages.__class__ is not int or not 1 <= max_messages <= RECEIVE_MAX:
             _check_int(
@@ -665,7 +671,7 @@ class Queue:
                 RECEIVE_MAX,
                 "messages per receive",
                 "SQS ReceiveMessage",
-                10,
+                RECEIVE_MAX,
             )
         if visibility_timeout is None:
             vt = self.visibility_timeout
@@ -677,7 +683,7 @@ class Queue:
                 VISIBILITY_MAX,
                 "seconds (12 hours)",
                 who="SQS",
-                example=30,
+                example=VISIBILITY_DEFAULT,
             )
         now = self._now()
         if now >= self._next_due:
@@ -685,116 +691,103 @@ class Queue:
         ready = self._ready
         if not ready:
             return []
+        heap, inflight, late, name = self._heap, self._inflight, self._late, self.name
+        fifo, groups = self.fifo, self._groups
         deadline = now + vt
-        if self.fifo:
-            return self._receive_fifo(max_messages, now, deadline)
-        heap = self._heap
-        deliver = self._deliver
-        out = []
-        while ready and len(out) < max_messages:
-            e = ready.pop(heappop(heap), None)
-            if e is not None:
-                out.append(deliver(e, None, now, deadline))
-        return out
-
-    def _receive_fifo(self, n: int, now: float, deadline: float) -> list[Delivery]:
-        heap, ready, groups = self._heap, self._ready, self._groups
+        first = tag = self._next_tag
         out: list[Delivery] = []
         held: list[int] = []
-        taken: set[str | None] = set()
-        while heap and len(out) < n:
+        taken: set[Any] = set()
+        again = 0
+        while heap and len(out) < max_messages:
             pos = heappop(heap)
-            e = ready.get(pos)
+            e = ready.pop(pos, None)
             if e is None:
                 continue
-            g = e.msg.group
-            if g in groups and g not in taken:
-                held.append(pos)  # its group is busy: held back, order kept
-                continue
-            del ready[pos]
-            taken.add(g)
-            out.append(self._deliver(e, None, now, deadline))
+            msg = e[_MSG]
+            if fifo:
+                g = msg.group
+                if g in groups and g not in taken:  # its group is busy: held back, in place
+                    ready[pos] = e
+                    held.append(pos)
+                    continue
+                taken.add(g)
+                groups[g] = groups.get(g, 0) + 1
+            old = e[_TAG]
+            if old and old in late:
+                self._supersede(old, tag)
+            count = e[_COUNT] + 1
+            if count > 1:
+                again += 1
+            e[_COUNT] = count
+            e[_TAG] = tag
+            e[_STATE] = _INFLIGHT
+            e[_DEADLINE] = deadline
+            e[_RECEIVED] = now
+            inflight[tag] = e
+            out.append(Delivery(msg, name, tag, f"{name}:{msg.id}:{tag}", count, count > 1, None))
+            tag += 1
         for pos in held:
             heappush(heap, pos)
+        if out:
+            self._next_tag = tag
+            self._n_delivered += len(out)
+            self._n_redelivered += again
+            self._watch_visibility(deadline, first, tag - 1)
         return out
 
-    def _deliver(
-        self, e: _Entry, consumer: Consumer | None, now: float, deadline: float
-    ) -> Delivery:
-        """Hand ``e`` (already taken out of the ready set) to a consumer or a receive call."""
-        tag = self._next_tag
-        self._next_tag = tag + 1
-        old = e.tag
-        if old and old in self._late:
-            del self._late[old]
-            self._stale[old] = f"the message was received again (delivery tag {tag})"
-        count = e.count + 1
-        e.count = count
-        e.tag = tag
-        e.state = _INFLIGHT
-        self._inflight[tag] = e
-        self._n_delivered += 1
-        if count > 1:
-            self._n_redelivered += 1
-        msg = e.msg
-        if self.fifo:
-            g = msg.group
-            self._groups[g] = self._groups.get(g, 0) + 1
-        name = self.name
-        if consumer is None:
-            d = Delivery(msg, name, tag, f"{name}:{msg.id}:{tag}", count, count > 1, None)
-            e.deadline = deadline
-            e.received_at = now
-            if deadline >= self._vis_last:
-                self._vis.append((deadline, tag, e))
-                self._vis_last = deadline
-                if len(self._vis) > self._vis_cap:
-                    self._compact_visibility()
-            else:
-                heappush(self._vis_late, (deadline, tag, e))
-            if deadline < self._next_due:
-                self._next_due = deadline
+    def _watch_visibility(self, deadline: float, first: int, last: int) -> None:
+        """Remember that tags first..last (in flight) become visible again at ``deadline``."""
+        if deadline >= self._vis_last:
+            self._vis.append((deadline, first, last))
+            self._vis_last = deadline
+            if len(self._vis) > self._vis_cap:
+                self._compact_visibility()
         else:
-            d = Delivery(msg, name, tag, f"{name}:{msg.id}:{tag}", count, count > 1, consumer.name)
-            e.consumer = consumer
-            consumer._unacked[tag] = d
-            consumer._inbox.append(d)
-        e.delivery = d
-        return d
+            heappush(self._vis_late, (deadline, first, last))
+        if deadline < self._next_due:
+            self._next_due = deadline
 
-    # --- settling -----------------------------------------------------------------------------
+    def _supersede(self, old: int, tag: int) -> None:
+        del self._late[old]
+        self._stale[old] = f"the message was received again (delivery tag {tag})"
+
+    # --- settling ------------------------------------------------------------------------------
 
     def ack(self, delivery: Delivery | str | int) -> None:
         """Acknowledge (SQS: delete) a delivery: the message is done and leaves the queue.
 
         ``delivery`` is the :class:`~brokerlab.message.Delivery`, its ``receipt_handle`` or its
-        ``delivery_tag``. Raises :class:`~brokerlab.errors.AlreadyAcknowledged` if it was
-        settled before (RabbitMQ closes the channel for that), :class:`StaleReceipt` if a newer
-        receive replaced it (real SQS would answer success and not delete: a deliberate
-        difference), :class:`UnknownReceipt` if this queue never issued it.
+        ``delivery_tag``. Raises :class:`~brokerlab.errors.AlreadyAcknowledged` if it was settled
+        before (RabbitMQ closes the channel for that); :class:`~brokerlab.errors.StaleReceipt` if
+        a newer receive replaced it (real SQS answers success and does not delete: a deliberate,
+        teaching difference); :class:`~brokerlab.errors.UnknownReceipt` if this queue never
+        issued it.
 
-        SQS detail kept: after a visibility timeout, the latest handle still deletes the
-        message as long as nobody has received it again.
+        An SQS detail kept: after a visibility timeout, the latest handle still deletes the
+        message, as long as nobody has received it again.
         """
-        tag = self._tag_of(delivery)
+        if delivery.__class__ is Delivery and delivery.queue == self.name:
+            tag = delivery.delivery_tag
+        else:
+            tag = self._tag_of(delivery)
         now = self._now()
         if now >= self._next_due:
             self._advance(now)
         e = self._inflight.get(tag)
         if e is None or (delivery.__class__ is str and not self._handle_matches(delivery, e)):
-            e = self._late_entry(delivery, tag)
-            self._remove(e, None)  # ready again after a timeout; the latest handle still deletes
+            self._remove(self._late_record(delivery, tag), None)
             self._n_acked += 1
             return
         del self._inflight[tag]
-        e.state = _GONE
+        e[_STATE] = _GONE
         self._n_acked += 1
         if self.fifo:
-            self._release_group(e.msg.group)
-        c = e.consumer
+            self._release_group(e[_MSG].group)
+        c = e[_CONSUMER]
         if c is not None:
             del c._unacked[tag]
-            e.consumer = None
+            e[_CONSUMER] = None
             if self._ready:
                 self._dispatch(now)
 
@@ -803,10 +796,11 @@ class Queue:
     def nack(self, delivery: Delivery | str | int, requeue: bool = True) -> None:
         """Give a delivery back (RabbitMQ ``basic.nack``).
 
-        ``requeue=True``: the message returns to its ORIGINAL position and its next delivery has
-        ``redelivered=True``; past ``max_receive_count`` it is dead-lettered with reason
-        ``'delivery_limit'`` instead. ``requeue=False``: it is dead-lettered with reason
-        ``'rejected'`` (dropped if the queue has no ``dead_letter``, as RabbitMQ does).
+        ``requeue=True``: the message returns to its ORIGINAL position and its next delivery
+        has ``redelivered=True``; if it has been delivered ``max_receive_count`` times it is
+        dead-lettered with reason ``'delivery_limit'`` instead. ``requeue=False``: it is
+        dead-lettered with reason ``'rejected'`` (dropped if the queue has no ``dead_letter``,
+        as RabbitMQ does).
         """
         if requeue.__class__ is not bool:
             raise InvalidType(
@@ -818,15 +812,13 @@ class Queue:
             self._advance(now)
         e = self._inflight.get(tag)
         if e is None or (delivery.__class__ is str and not self._handle_matches(delivery, e)):
-            e = self._late_entry(delivery, tag)
-            if requeue:  # already visible again: settling the handle is all there is to do
+            e = self._late_record(delivery, tag)
+            if requeue:  # visible again already: settling the handle is all there is to do
                 del self._late[tag]
             else:
                 self._remove(e, None)
                 self._kill(e, "rejected", now)
-            self._after_change(now)
-            return
-        if requeue:
+        elif requeue:
             self._return(e, now, "nack")
         else:
             self._remove(e, None)
@@ -834,17 +826,16 @@ class Queue:
         self._after_change(now)
 
     def reject(self, delivery: Delivery | str | int, requeue: bool = True) -> None:
-        """Reject a delivery (RabbitMQ ``basic.reject``): the same as :meth:`nack` for one delivery."""
+        """Reject a delivery (RabbitMQ ``basic.reject``): :meth:`nack` for one delivery."""
         self.nack(delivery, requeue)
 
     def change_visibility(self, delivery: Delivery | str | int, timeout: float) -> None:
-        """Set a pulled message's visibility timeout to ``timeout`` seconds FROM NOW (0..43200).
+        """Make a received message visible again ``timeout`` seconds FROM NOW (0..43200).
 
         SQS ChangeMessageVisibility: the countdown restarts at the call; 0 makes the message
         visible at once; a message cannot stay in flight more than 12 hours after the receive
-        that returned it (a longer request is refused). Only pulled deliveries have a
-        visibility timeout; a message that is visible again cannot be changed (SQS:
-        MessageNotInflight).
+        that returned it (a longer request is refused). Only pulled deliveries have a visibility
+        timeout. A message that is visible again cannot be changed (SQS: MessageNotInflight).
         """
         check_range(
             "timeout",
@@ -853,7 +844,7 @@ class Queue:
             VISIBILITY_MAX,
             "seconds (12 hours)",
             who="SQS ChangeMessageVisibility",
-            example=30,
+            example=VISIBILITY_DEFAULT,
         )
         tag = self._tag_of(delivery)
         now = self._now()
@@ -861,47 +852,38 @@ class Queue:
             self._advance(now)
         e = self._inflight.get(tag)
         if e is None or (delivery.__class__ is str and not self._handle_matches(delivery, e)):
-            if tag in self._late and (
-                delivery.__class__ is not str or self._handle_matches(delivery, self._late[tag])
-            ):
-                raise StaleReceipt(
-                    f"delivery tag {tag} of queue {self.name!r} is not in flight: its visibility "
-                    "timeout already ran out and the message is visible again (SQS: "
-                    "MessageNotInflight). Receive it again to get a new handle."
-                )
-            self._raise_unusable(delivery, tag)
-        if e.consumer is not None:
-            raise InvalidArgument(
-                f"delivery tag {tag} was pushed to consumer {e.consumer.name!r}: pushed deliveries "
-                "have no visibility timeout (RabbitMQ holds them until ack or channel close). "
-                "Use change_visibility() on deliveries from receive()."
+            self._late_record(delivery, tag)  # raises if the receipt is not the latest
+            raise StaleReceipt(
+                f"delivery tag {tag} of queue {self.name!r} is not in flight: its visibility "
+                "timeout ran out and the message is visible again (SQS: MessageNotInflight). "
+                "Receive it again to get a new receipt."
             )
-        used = now - e.received_at
+        if e[_CONSUMER] is not None:
+            raise InvalidArgument(
+                f"delivery tag {tag} was pushed to consumer {e[_CONSUMER].name!r}: pushed "
+                "deliveries have no visibility timeout (RabbitMQ holds them until ack or channel "
+                "close). Use change_visibility() on deliveries from receive()."
+            )
+        used = now - e[_RECEIVED]
         if used + timeout > VISIBILITY_MAX:
             raise OutOfRange(
                 f"timeout={timeout!r} is out of range for this message: it has been in flight "
-                f"{used:g} s since its receive, and SQS caps the total at {VISIBILITY_MAX} seconds "
-                f"(12 hours). Pass at most {VISIBILITY_MAX - used:g}."
+                f"{used:g} s since it was received, and SQS allows at most {VISIBILITY_MAX} "
+                f"seconds (12 hours) in all. Pass at most {VISIBILITY_MAX - used:g}."
             )
-        deadline = now + timeout
-        e.deadline = deadline
-        if deadline >= self._vis_last:
-            self._vis.append((deadline, tag, e))
-            self._vis_last = deadline
-        else:
-            heappush(self._vis_late, (deadline, tag, e))
-        if deadline < self._next_due:
-            self._next_due = deadline
-        if deadline <= now:
+        e[_DEADLINE] = now + timeout
+        self._watch_visibility(now + timeout, tag, tag)
+        if timeout == 0:
             self._advance(now)
 
-    # --- pushing (RabbitMQ) -------------------------------------------------------------------
+    # --- pushing (RabbitMQ) --------------------------------------------------------------------
 
     def consume(self, name: str | None = None, *, prefetch: int = 0) -> Consumer:
-        """Register a push consumer (RabbitMQ ``basic.consume`` with ``basic.qos(prefetch)``).
+        """Register a push consumer (RabbitMQ ``basic.consume`` after ``basic.qos(prefetch)``).
 
-        ``name`` defaults to ``"c1"``, ``"c2"``... ``prefetch`` caps its unacked deliveries
-        (0 = unlimited, the AMQP default; 0..65535). Ready messages are pushed at once.
+        ``name`` defaults to ``"c1"``, ``"c2"``... and is unique per queue. ``prefetch`` caps
+        its unacked deliveries (0 = unlimited, the AMQP default; 0..65535). Ready messages are
+        pushed to it at once.
         """
         if name is not None and (name.__class__ is not str or not name):
             raise InvalidType(
@@ -919,18 +901,16 @@ class Queue:
         if name is not None and any(c.name == name for c in self._consumers):
             raise AlreadyExists(
                 f"name={name!r} is already a consumer of queue {self.name!r}: consumer names are "
-                "unique per queue. Pick another name, or close the old consumer first."
+                "unique per queue. Pick another name, or close that consumer first."
             )
         now = self._now()
         if now >= self._next_due:
             self._advance(now)
         if name is None:
-            taken = {c.name for c in self._consumers}
-            while True:
+            names = {c.name for c in self._consumers}
+            while name is None or name in names:
                 self._consumer_ids += 1
                 name = f"c{self._consumer_ids}"
-                if name not in taken:
-                    break
         c = Consumer(self, name, prefetch)
         self._consumers.append(c)
         self._after_change(now)
@@ -944,34 +924,53 @@ class Queue:
         """
         consumers = self._consumers
         n = len(consumers)
-        if not n:
-            return
-        heap, ready, groups, fifo = self._heap, self._ready, self._groups, self.fifo
+        heap, ready, groups, fifo, name = (
+            self._heap,
+            self._ready,
+            self._groups,
+            self.fifo,
+            self.name,
+        )
         held: list[int] = []
         rr = self._rr % n
         while ready and heap:
-            for i in range(n):
+            for i in range(n):  # the next consumer, in turn, with room under its prefetch
                 idx = (rr + i) % n
                 c = consumers[idx]
                 if not c.prefetch or len(c._unacked) < c.prefetch:
                     break
             else:
-                break  # nobody has room
+                break
             e = None
-            while heap:
+            while heap:  # the oldest ready message whose group is free
                 pos = heappop(heap)
                 e = ready.get(pos)
-                if e is None:
-                    continue
-                if fifo and e.msg.group in groups:
+                if e is not None and fifo and e[_MSG].group in groups:
                     held.append(pos)
                     e = None
-                    continue
-                break
+                elif e is not None:
+                    break
             if e is None:
                 break
-            del ready[e.pos]
-            self._deliver(e, c, now, 0.0)
+            del ready[e[_POS]]
+            tag = self._next_tag
+            self._next_tag = tag + 1
+            old = e[_TAG]
+            if old and old in self._late:
+                self._supersede(old, tag)
+            msg = e[_MSG]
+            count = e[_COUNT] = e[_COUNT] + 1
+            e[_TAG] = tag
+            e[_STATE] = _INFLIGHT
+            e[_CONSUMER] = c
+            self._inflight[tag] = e
+            if fifo:
+                groups[msg.group] = groups.get(msg.group, 0) + 1
+            d = Delivery(msg, name, tag, f"{name}:{msg.id}:{tag}", count, count > 1, c.name)
+            c._unacked[tag] = d
+            c._inbox.append(d)
+            self._n_delivered += 1
+            self._n_redelivered += count > 1
             rr = (idx + 1) % n
         for pos in held:
             heappush(heap, pos)
@@ -989,10 +988,7 @@ class Queue:
         del self._consumers[idx]
         if idx < self._rr:
             self._rr -= 1
-        if self._consumers:
-            self._rr %= len(self._consumers)
-        else:
-            self._rr = 0
+        self._rr = self._rr % len(self._consumers) if self._consumers else 0
         self._after_change(now)
 
     def _touch(self) -> None:
@@ -1000,7 +996,7 @@ class Queue:
         if now >= self._next_due:
             self._advance(now)
 
-    # --- state ----------------------------------------------------------------------------------
+    # --- looking ---------------------------------------------------------------------------------
 
     def __len__(self) -> int:
         """The number of READY messages (not in flight, not delayed)."""
@@ -1008,25 +1004,36 @@ class Queue:
         return len(self._ready)
 
     def peek(self) -> list[Message]:
-        """The ready messages in the order they would be delivered (nothing changes)."""
+        """The ready messages in the order they will be delivered. Changes nothing."""
         self._touch()
         ready = self._ready
-        return [ready[p].msg for p in sorted(ready)]
+        return [ready[p][_MSG] for p in sorted(ready)]
 
     def in_flight(self) -> list[Delivery]:
-        """The current deliveries in flight (pulled and pushed), by delivery tag."""
+        """The deliveries in flight now (pulled and pushed), by delivery tag."""
         self._touch()
-        return [self._inflight[t].delivery for t in sorted(self._inflight)]  # type: ignore[misc]
+        out = []
+        for tag in sorted(self._inflight):
+            e = self._inflight[tag]
+            c = e[_CONSUMER]
+            if c is not None:
+                out.append(c._unacked[tag])
+            else:
+                msg, count = e[_MSG], e[_COUNT]
+                handle = f"{self.name}:{msg.id}:{tag}"
+                out.append(Delivery(msg, self.name, tag, handle, count, count > 1, None))
+        return out
 
     def stats(self) -> dict[str, Any]:
-        """Counters. Every message that entered (``enqueued``) is in exactly one of: ``ready``,
-        ``in_flight``, ``delayed``, ``acked``, ``dead_lettered``, ``expired``, ``redriven``,
+        """Counters. Every message that entered (``enqueued``) is in exactly one of ``ready``,
+        ``in_flight``, ``delayed``, ``acked``, ``dead_lettered``, ``expired``, ``redriven`` and
         ``purged``.
 
-        ``expired`` counts messages deleted by the retention period (silently, as SQS does);
-        a TTL expiry is a dead-letter reason, counted in ``dead_letter_reasons['expired']``.
-        ``discarded`` counts dead letters dropped because the queue has no ``dead_letter``.
-        ``published`` counts publish() calls that enqueued; ``deduplicated`` FIFO duplicates.
+        ``expired`` counts messages deleted at the end of the retention period (silently, as
+        SQS does); a TTL expiry is a dead-letter reason, counted in
+        ``dead_letter_reasons['expired']``. ``discarded`` counts dead letters dropped because the
+        queue has no ``dead_letter``. ``published`` counts messages enqueued by publish();
+        ``deduplicated`` counts FIFO duplicates dropped.
         """
         self._touch()
         return {
@@ -1034,7 +1041,7 @@ class Queue:
             "in_flight": len(self._inflight),
             "delayed": self._n_delayed,
             "consumers": len(self._consumers),
-            "enqueued": self._n_enqueued,
+            "enqueued": self._pos,
             "published": self._n_published,
             "deduplicated": self._n_dedup,
             "delivered": self._n_delivered,
@@ -1050,53 +1057,50 @@ class Queue:
         }
 
     def purge(self) -> int:
-        """Delete every READY message and return how many (RabbitMQ ``queue.purge``; in-flight
-        messages are kept, which SQS PurgeQueue would delete too)."""
-        now = self._now()
-        if now >= self._next_due:
-            self._advance(now)
-        entries = list(self._ready.values())
-        for e in entries:
+        """Delete every READY message; return how many (RabbitMQ ``queue.purge``). In-flight
+        messages stay, which differs from SQS PurgeQueue, which deletes them too."""
+        self._touch()
+        records = list(self._ready.values())
+        for e in records:
             self._remove(e, "the queue was purged")
         self._heap.clear()
-        self._n_purged += len(entries)
-        return len(entries)
+        self._n_purged += len(records)
+        return len(records)
+
+    # --- redrive ----------------------------------------------------------------------------------
 
     def redrive(self, max_messages: int | None = None, *, to: Queue | None = None) -> int:
-        """Move ready dead letters from this queue (a DLQ) back to the queue each died in.
+        """Move ready dead letters from this queue (a DLQ) back to the queue each one died in.
 
-        Like SQS's DLQ redrive (StartMessageMoveTask): oldest first, up to ``max_messages``
-        (all if None), each to its source queue, or all to ``to``. A moved message starts
-        fresh there (receive count 0, not redelivered) and keeps its ``x-death`` history. It
-        is not checked against the FIFO deduplication window. Returns how many moved. If any
-        message has no known source, nothing moves (:class:`DeadLetterConfigError`).
+        Like SQS's dead-letter queue redrive (StartMessageMoveTask): oldest first, up to
+        ``max_messages`` (all if None), each to its source queue, or all to ``to``. A moved
+        message starts afresh there (receive count 0, not redelivered) and keeps its
+        ``x-death`` history; it is not checked against the FIFO deduplication window. Returns
+        how many moved. If a message's source is unknown nothing moves
+        (:class:`~brokerlab.errors.DeadLetterConfigError`).
         """
         if max_messages is not None:
             _check_int("max_messages", max_messages, 1, None, "messages", "redrive", 10)
         if to is not None:
             if not isinstance(to, Queue):
                 raise InvalidType(
-                    f"to={to!r} is not a Queue. Pass the queue to move messages to, or None."
+                    f"to={to!r} is not a Queue. Pass the queue to move the messages to, or None."
                 )
             if to is self:
                 raise DeadLetterConfigError(
-                    f"to={to!r} is this queue itself: redrive moves messages to another queue."
+                    f"to={to.name!r} is this queue itself: redrive moves messages to another queue."
                 )
             if to.fifo != self.fifo:
                 raise DeadLetterConfigError(
                     f"to={to.name!r} is {'FIFO' if to.fifo else 'standard'} but {self.name!r} is "
-                    f"{'FIFO' if self.fifo else 'standard'}: SQS redrives only between queues of the "
-                    "same type. Pick a queue of the same type."
+                    f"{'FIFO' if self.fifo else 'standard'}: SQS moves messages only between queues "
+                    "of the same type. Pick a queue of the same type."
                 )
-        now = self._now()
-        if now >= self._next_due:
-            self._advance(now)
+        self._touch()
         ready = self._ready
-        entries = [ready[p] for p in sorted(ready)]
-        if max_messages is not None:
-            entries = entries[:max_messages]
-        plan = plan_redrive([e.msg for e in entries], self._sources, to)
-        for e, (msg, target) in zip(entries, plan, strict=True):
+        records = [ready[p] for p in sorted(ready)][:max_messages]
+        plan = plan_redrive([e[_MSG] for e in records], self._sources, to)
+        for e, (msg, target) in zip(records, plan, strict=True):
             self._remove(e, "the message was redriven to its source queue")
             self._n_redriven += 1
             target._take_redriven(msg)
@@ -1108,10 +1112,14 @@ class Queue:
             self._advance(now)
         self._accept(msg, now, 0, None, now)
 
-    # --- time ------------------------------------------------------------------------------------
+    # --- time --------------------------------------------------------------------------------------
 
     def _next_event(self) -> tuple[float, int]:
-        """The earliest pending deadline and its kind (1 delay, 2/3 visibility, 4 TTL, 5/6 retention)."""
+        """The earliest pending deadline and its kind: 1 delay, 2-3 visibility, 4 TTL, 5-6 retention
+        (6: records not yet sorted by retention deadline).
+
+        At equal times the lower kind goes first, so the order never depends on luck.
+        """
         best, kind = _INF, 0
         if self._delayed and self._delayed[0][0] < best:
             best, kind = self._delayed[0][0], 1
@@ -1121,14 +1129,14 @@ class Queue:
             best, kind = self._vis_late[0][0], 3
         if self._ttl and self._ttl[0][0] < best:
             best, kind = self._ttl[0][0], 4
-        if self._ret and self._ret[0].retain_until < best:
-            best, kind = self._ret[0].retain_until, 5
-        if self._ret_late and self._ret_late[0][0] < best:
-            best, kind = self._ret_late[0][0], 6
+        if self._ret and self._ret[0][_RETAIN] < best:
+            best, kind = self._ret[0][_RETAIN], 5
+        if self._ret_bound < best:
+            best, kind = self._ret_bound, 6
         return best, kind
 
     def _advance(self, now: float) -> None:
-        """Apply every deadline that has passed, earliest first."""
+        """Apply every deadline that has passed, earliest first, then push and trim."""
         if self._busy:
             return
         self._busy = True
@@ -1137,33 +1145,31 @@ class Queue:
                 t, kind = self._next_event()
                 if t > now:
                     break
-                if kind == 1:
-                    _, _, e = heappop(self._delayed)
-                    if e.state == _DELAYED:
+                if kind == 1:  # a delay ends
+                    e = heappop(self._delayed)[2]
+                    if e[_STATE] == _DELAYED:
                         self._n_delayed -= 1
-                        e.state = _GONE
-                        if e.expires_at is not None and e.expires_at <= t:
-                            self._kill(e, "expired", e.expires_at)
+                        if e[_EXPIRES] is not None and e[_EXPIRES] <= t:
+                            self._kill(e, "expired", e[_EXPIRES])
                         else:
                             self._make_ready(e)
-                elif kind == 2 or kind == 3:
-                    _, tag, e = self._vis.popleft() if kind == 2 else heappop(self._vis_late)
-                    if (
-                        e.state == _INFLIGHT
-                        and e.tag == tag
-                        and e.deadline == t
-                        and e.consumer is None
-                    ):
-                        self._return(e, t, "timeout")
-                elif kind == 4:
-                    _, _, e = heappop(self._ttl)
-                    if e.state == _READY and e.expires_at == t:
+                elif kind <= 3:  # a visibility timeout ends
+                    _, first, last = self._vis.popleft() if kind == 2 else heappop(self._vis_late)
+                    for tag in range(first, last + 1):
+                        e = self._inflight.get(tag)
+                        if e is not None and e[_DEADLINE] == t and e[_CONSUMER] is None:
+                            self._return(e, t, "timeout")
+                elif kind == 4:  # a TTL ends (only a waiting message expires; see _return)
+                    e = heappop(self._ttl)[2]
+                    if e[_STATE] == _READY and e[_EXPIRES] == t:
                         self._remove(e, "the message expired (TTL) and was dead-lettered")
                         self._kill(e, "expired", t)
-                else:
-                    e = self._ret.popleft() if kind == 5 else heappop(self._ret_late)[2]
-                    if e.state != _GONE and e.retain_until == t:
-                        self._remove(e, "the retention period ended and the message was deleted")
+                elif kind == 6:  # sort the live records by retention deadline
+                    self._sort_retention()
+                else:  # a retention period ends
+                    e = self._ret.popleft()
+                    if e[_STATE] != _GONE and e[_RETAIN] == t:
+                        self._remove(e, "its retention period ended and it was deleted")
                         self._n_expired += 1
         finally:
             self._busy = False
@@ -1171,26 +1177,31 @@ class Queue:
         self._after_change(now)
 
     def _compact_visibility(self) -> None:
-        self._vis = deque(
-            item
-            for item in self._vis
-            if item[2].state == _INFLIGHT and item[2].tag == item[1] and item[2].deadline == item[0]
-        )
+        inflight = self._inflight
+
+        def live(item: tuple[float, int, int]) -> bool:
+            t, first, last = item
+            return any(
+                (e := inflight.get(tag)) is not None and e[_DEADLINE] == t
+                for tag in range(first, last + 1)
+            )
+
+        self._vis = deque(item for item in self._vis if live(item))
         self._vis_cap = 2 * len(self._vis) + 256
 
-    def _compact_retention(self) -> None:
-        self._ret = deque(e for e in self._ret if e.state != _GONE)
-        self._ret_cap = 2 * len(self._ret) + 256
+    def _sort_retention(self) -> None:
+        live = [*self._ready.values(), *self._inflight.values()]
+        live += [e for _, _, e in self._delayed if e[_STATE] == _DELAYED]
+        live.sort(key=lambda e: (e[_RETAIN], e[_POS]))
+        self._ret = deque(live)
+        self._ret_bound = _INF
 
-    # --- moving entries between states -----------------------------------------------------
+    # --- moving records between states ---------------------------------------------------------
 
-    def _make_ready(self, e: _Entry) -> None:
-        e.state = _READY
-        if e.pos < 0:
-            e.pos = self._pos
-            self._pos += 1
-        self._ready[e.pos] = e
-        heappush(self._heap, e.pos)
+    def _make_ready(self, e: list[Any]) -> None:
+        e[_STATE] = _READY
+        self._ready[e[_POS]] = e
+        heappush(self._heap, e[_POS])
 
     def _release_group(self, g: Any) -> None:
         left = self._groups[g] - 1
@@ -1199,38 +1210,40 @@ class Queue:
         else:
             del self._groups[g]
 
-    def _remove(self, e: _Entry, why: str | None) -> None:
-        """Take ``e`` out of wherever it is; if ``why``, its live handle becomes stale for that reason."""
-        st = e.state
-        tag = e.tag
-        if st == _READY:
-            del self._ready[e.pos]
+    def _remove(self, e: list[Any], why: str | None) -> None:
+        """Take ``e`` out of wherever it is. With ``why``, its live receipt becomes stale for that reason."""
+        state, tag = e[_STATE], e[_TAG]
+        if state == _READY:
+            del self._ready[e[_POS]]
             if tag and self._late.pop(tag, None) is not None and why:
                 self._stale[tag] = why
-        elif st == _INFLIGHT:
+        elif state == _INFLIGHT:
             del self._inflight[tag]
-            c = e.consumer
+            c = e[_CONSUMER]
             if c is not None:
                 del c._unacked[tag]
-                e.consumer = None
+                e[_CONSUMER] = None
             if self.fifo:
-                self._release_group(e.msg.group)
+                self._release_group(e[_MSG].group)
             if why:
                 self._stale[tag] = why
-        elif st == _DELAYED:
+        elif state == _DELAYED:
             self._n_delayed -= 1
-        e.state = _GONE
+        e[_STATE] = _GONE
 
-    def _return(self, e: _Entry, t: float, how: str, who: str = "") -> None:
-        """An in-flight message comes back: nack with requeue, visibility timeout, consumer closed/crashed."""
-        tag = e.tag
+    def _return(self, e: list[Any], t: float, how: str, who: str = "") -> None:
+        """An in-flight message comes back: ``how`` is "nack", "timeout", "closed" or "crashed"."""
+        tag = e[_TAG]
         self._remove(e, None)
         limit = self.max_receive_count
-        if limit is not None and e.count >= limit:
+        if limit is not None and e[_COUNT] >= limit:
             self._kill(e, "delivery_limit", t)
-            outcome = f"it was dead-lettered (delivery_limit: received {e.count} times, max_receive_count={limit})"
-        elif e.expires_at is not None and e.expires_at <= t:
-            self._kill(e, "expired", t)
+            outcome = (
+                f"it was dead-lettered (delivery_limit: delivered {e[_COUNT]} times, "
+                f"max_receive_count={limit})"
+            )
+        elif e[_EXPIRES] is not None and e[_EXPIRES] <= t:
+            self._kill(e, "expired", t)  # RabbitMQ: a requeued message past its TTL expires
             outcome = "it was dead-lettered (expired)"
         else:
             self._make_ready(e)
@@ -1241,31 +1254,29 @@ class Queue:
             outcome = "it was requeued"
         if how == "timeout":
             self._stale[tag] = f"its visibility timeout ran out and {outcome}"
-        elif how != "nack":
+        elif how != "nack":  # a nacked tag is settled: using it again is AlreadyAcknowledged
             self._stale[tag] = f"consumer {who!r} {how} before settling it and {outcome}"
 
-    def _kill(self, e: _Entry, reason: str, t: float) -> None:
-        """Dead-letter ``e`` (already taken out of every structure)."""
-        e.state = _GONE
+    def _kill(self, e: list[Any], reason: str, t: float) -> None:
+        """Dead-letter ``e``, which is already out of every structure."""
+        e[_STATE] = _GONE
         self._n_dead += 1
         self._reasons[reason] += 1
         target = self._dead_letter
         if target is None:
             self._n_discarded += 1
             return
-        original = e.ttl if reason == "expired" else None
-        target.receive_dead_letter(
-            record_death(
-                e.msg, queue=self.name, reason=reason, time=t, original_expiration=original
-            )
+        expiration = e[_TTL] if reason == "expired" else None
+        dead = record_death(
+            e[_MSG], queue=self.name, reason=reason, time=t, original_expiration=expiration
         )
+        target.receive_dead_letter(dead)
 
     def _drop_heads(self, now: float) -> None:
         """Overflow ``drop-head``: dead-letter the oldest ready messages until within max_length."""
         ready, heap, limit = self._ready, self._heap, self.max_length
-        while len(ready) > limit and heap:  # type: ignore[operator]
-            pos = heappop(heap)
-            e = ready.get(pos)
+        while heap and len(ready) > limit:  # type: ignore[operator]
+            e = ready.get(heappop(heap))
             if e is not None:
                 self._remove(e, "the queue was over max_length and dropped it")
                 self._kill(e, "maxlen", now)
@@ -1276,10 +1287,10 @@ class Queue:
         if self.max_length is not None and len(self._ready) > self.max_length:
             self._drop_heads(now)
 
-    # --- receipts -------------------------------------------------------------------------------
+    # --- receipts ---------------------------------------------------------------------------------
 
     def _tag_of(self, delivery: Any) -> int:
-        """The delivery tag a Delivery / receipt handle / tag stands for (no state is read)."""
+        """The delivery tag that a Delivery, receipt handle or tag stands for. Reads no state."""
         cls = delivery.__class__
         if cls is Delivery or isinstance(delivery, Delivery):
             if delivery.queue != self.name:
@@ -1294,9 +1305,9 @@ class Queue:
             prefix, _, tail = delivery.rpartition(":")
             if not prefix.startswith(self.name + ":") or not tail.isdigit():
                 raise UnknownReceipt(
-                    f"receipt handle {delivery!r} was not issued by queue {self.name!r} (its handles "
-                    f"look like '{self.name}:<message id>:<tag>'). Pass a handle from this queue's "
-                    "receive()."
+                    f"receipt handle {delivery!r} was not issued by queue {self.name!r} (its "
+                    f"handles look like '{self.name}:<message id>:<delivery tag>'). Pass a handle "
+                    "from this queue's receive()."
                 )
             return int(tail)
         raise InvalidType(
@@ -1304,43 +1315,34 @@ class Queue:
             "receipt_handle (str) or its delivery_tag (int)."
         )
 
-    def _handle_matches(self, handle: str, e: _Entry) -> bool:
-        return handle == f"{self.name}:{e.msg.id}:{e.tag}"
+    def _handle_matches(self, handle: str, e: list[Any]) -> bool:
+        return handle == f"{self.name}:{e[_MSG].id}:{e[_TAG]}"
 
-    def _late_entry(self, delivery: Any, tag: int) -> _Entry:
-        """The ready entry whose latest handle is ``tag`` (after a timeout), or raise."""
+    def _late_record(self, delivery: Any, tag: int) -> list[Any]:
+        """The ready record whose latest receipt is ``tag`` (after a visibility timeout), or raise."""
         e = self._late.get(tag)
         if e is not None and (delivery.__class__ is not str or self._handle_matches(delivery, e)):
             return e
-        self._raise_unusable(delivery, tag)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _raise_unusable(self, delivery: Any, tag: int) -> None:
-        shown = repr(delivery) if delivery.__class__ is not Delivery else f"delivery tag {tag}"
+        shown = f"delivery tag {tag}" if delivery.__class__ is not str else f"receipt {delivery!r}"
         why = self._stale.get(tag)
         if why is not None:
             raise StaleReceipt(
-                f"{shown} of queue {self.name!r} is stale: {why}. Use the newest receipt (from the "
-                "latest receive or delivery). Real SQS would answer success here without deleting "
-                "anything; the reference queue raises so the lost delete is visible."
+                f"{shown} of queue {self.name!r} is stale: {why}. Use the newest receipt (from "
+                "the latest receive or delivery). Real SQS would answer success here without "
+                "deleting anything; the reference queue raises so that the lost delete shows."
             )
-        if 1 <= tag < self._next_tag and delivery.__class__ is not str:
+        if 1 <= tag < self._next_tag and (delivery.__class__ is not str or e is None):
             raise AlreadyAcknowledged(
-                f"{shown} of queue {self.name!r} was already acked, nacked or rejected: each "
-                "delivery is settled once (RabbitMQ closes the channel with PRECONDITION_FAILED "
-                "- unknown delivery tag). Remove the second ack."
-            )
-        if 1 <= tag < self._next_tag:
-            raise AlreadyAcknowledged(
-                f"receipt handle {delivery!r} of queue {self.name!r} was already used to delete, "
-                "nack or reject its message (or names another message). Settle each delivery once."
+                f"{shown} of queue {self.name!r} was already acked, nacked or rejected: a "
+                "delivery is settled once (RabbitMQ closes the channel with PRECONDITION_FAILED - "
+                "unknown delivery tag). Remove the second ack."
             )
         raise UnknownReceipt(
             f"{shown} was never issued by queue {self.name!r} (it has issued delivery tags "
             f"1..{self._next_tag - 1}). Pass a Delivery, receipt handle or tag from this queue."
         )
 
-    # --- display ---------------------------------------------------------------------------------
+    # --- display --------------------------------------------------------------------------------
 
     def __repr__(self) -> str:
         self._touch()
@@ -1360,15 +1362,16 @@ class Queue:
         rows = "".join(
             f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
             for k, v in s.items()
-            if k != "dead_letter_reasons"
+            if k != "dead_letter_reasons" and v
         )
         reasons = ", ".join(f"{k}: {v}" for k, v in s["dead_letter_reasons"].items() if v)
         if reasons:
             rows += f"<tr><td>dead-letter reasons</td><td>{html.escape(reasons)}</td></tr>"
         head = self.peek()[:5]
-        ready = "".join(f"<li><code>{html.escape(repr(m))}</code></li>" for m in head)
-        more = f"<li>... {s['ready'] - len(head)} more</li>" if s["ready"] > len(head) else ""
+        items = "".join(f"<li><code>{html.escape(repr(m))}</code></li>" for m in head)
+        if s["ready"] > len(head):
+            items += f"<li>... and {s['ready'] - len(head)} more</li>"
         return (
             f"<div><b>{html.escape(repr(self))}</b><table>{rows}</table>"
-            f"<div>next ready:</div><ol>{ready}{more}</ol></div>"
+            f"<div>ready, in delivery order:</div><ol>{items}</ol></div>"
         )
