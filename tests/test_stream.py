@@ -13,6 +13,7 @@ import brokerlab.stream
 from brokerlab.batch import batch_aggregate
 from brokerlab.clock import VirtualClock
 from brokerlab.errors import BrokerError, InvalidArgument, InvalidType, OutOfRange
+from brokerlab.log import Log
 from brokerlab.stream import (
     ArrivalSource,
     Emission,
@@ -318,6 +319,32 @@ def test_log_source_adapts_a_consumer_and_an_extractor():
         LogSource(object())
     with pytest.raises(InvalidType, match="has no poll"):
         p.consume([1, 2])
+
+
+def test_stream_processor_consumes_the_log_continuously():
+    clock = VirtualClock()
+    log = Log(clock)
+    log.create_topic("clicks")
+    producer = log.producer()
+    source = LogSource.of_topic(log, "clicks")
+    p = StreamProcessor(TumblingWindows(1000), grace=800, clock=clock)
+    for t, k in [(100, "a"), (700, "b")]:
+        producer.send("clicks", 1, key=k, timestamp=t)  # the event time travels as the timestamp
+    assert p.consume(source) == []  # window [0, 1000) is still open
+    clock.advance(1)
+    producer.send("clicks", 1, key="a", timestamp=1600)  # the watermark (1599) passes 999
+    out = p.consume(source)
+    assert [(e.key, e.window, e.value, e.time) for e in out] == [
+        ("a", (0, 1000), 1, 1000),
+        ("b", (0, 1000), 1, 1000),
+    ]
+    producer.send("clicks", 1, key="a", timestamp=900)  # late but within grace: an update
+    assert [(e.window, e.value, e.kind) for e in p.consume(source)] == [((0, 1000), 2, "update")]
+    producer.send("clicks", 1, key="a", timestamp=2200)
+    producer.send("clicks", 1, key="a", timestamp=950)  # too late: 1000 <= 2200 - 800
+    p.consume(source)
+    assert [(x.record.timestamp, x.record.offset) for x in p.side_output] == [(950, 5)]
+    assert p.consume(source) == []  # nothing new on the log
 
 
 def test_reprs_are_short_and_useful():

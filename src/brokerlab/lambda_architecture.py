@@ -21,7 +21,9 @@ So the serving answer is fresh (speed) and, once a batch run has covered a recor
 batch layer. There is one stream job. The log (Kafka) retains the raw records long enough to
 replay them, and "recomputing" means starting a *new version* of the job at offset 0, letting
 it catch up with the head of the log into a new output table, switching the serving layer to it,
-and deleting the old job and table (:class:`KappaArchitecture`).
+and deleting the old job and table (:class:`KappaArchitecture`, built on the Kafka-style
+:class:`brokerlab.log.Log`: each job version is its own consumer reading the topic from the
+earliest retained offset).
 
 The trade-off, stated:
 
@@ -48,9 +50,10 @@ from typing import Any
 from .aggregation import Aggregation, aggregation
 from .batch import BatchRun, batch_aggregate
 from .clock import Clock, VirtualClock
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidType
+from .log import DEFAULT_RETENTION_MS, Log
 from .scheduler import Scheduler
-from .stream import Record, StreamProcessor, as_record
+from .stream import LogSource, Record, StreamProcessor, as_record
 from .stream_vs_batch import figure_and_ax, in_arrival_order
 from .windows import Window, check_millis, check_windows, merge_sessions
 
@@ -309,10 +312,23 @@ def plot_lambda(run: LambdaRun, ax: Any = None) -> Any:
 class KappaArchitecture:
     """One stream job over a retained, replayable log (see the module docstring).
 
-    ``append`` adds a record to the log and lets the live job consume it. ``reprocess(...)``
-    starts a new version of the job (different windows, aggregation, grace...) reading the log
-    from offset 0; ``replay(n)`` lets it catch up ``n`` records; once it has read the whole log
-    it becomes the live job and the serving view switches to it.
+    The log is a real :class:`brokerlab.log.Log` (pass one, or one is made on ``clock``) with a
+    topic ``topic`` (made if missing, with ``partitions`` partitions and ``retention_ms``). Jobs
+    read it through their own consumer, with no group and no auto-commit, from the earliest
+    retained offset: job version ``n`` is the consumer ``stream-job-v{n}``.
+
+    - :meth:`append` produces a record to the topic (its event time becomes the record
+      timestamp, its key goes as UTF-8) and lets the live job consume it;
+    - :meth:`reprocess` starts a new version of the job (other windows, aggregation, grace...)
+      at offset 0, writing to its own table;
+    - :meth:`replay` lets it read up to ``n`` records; once it has caught up with the end of
+      the log it becomes the live job, the serving view switches to its table, and the old job's
+      consumer is closed.
+
+    With one partition the log keeps the arrival order, so a replay sees the records in the
+    order the live job saw them. With several, each partition keeps its own order and a job
+    reads them partition by partition (Kafka Streams would run one task, with its own stream
+    time, per partition).
     """
 
     def __init__(
@@ -323,23 +339,53 @@ class KappaArchitecture:
         grace: int = 0,
         bound: int = 0,
         emit: str = "on_update",
+        log: Log | None = None,
+        topic: str = "events",
+        partitions: int = 1,
+        retention_ms: int = DEFAULT_RETENTION_MS,
         clock: Clock | None = None,
     ) -> None:
-        self.clock = clock or VirtualClock()
-        self.log: list[Record] = []  # the retained log, in arrival order
-        self.live = StreamProcessor(
-            windows, agg=agg, grace=grace, bound=bound, emit=emit, clock=self.clock
-        )
+        job = StreamProcessor(windows, agg=agg, grace=grace, bound=bound, emit=emit)  # checks first
+        self.log = log if log is not None else Log(clock or VirtualClock())
+        self.clock = self.log.clock
+        self.topic = topic
+        if topic not in self.log.topics:
+            self.log.create_topic(topic, partitions, retention_ms=retention_ms)
+        self.producer = self.log.producer()
+        self.version = 0
         self.new: StreamProcessor | None = None  # a new version replaying the log
+        self._new_source: LogSource | None = None
         self.switches: list[int] = []  # processing times at which a new version took over
+        self.live, self._live_source = self._start(job)
+        self.live.consume(self._live_source)
+
+    def _start(self, job: StreamProcessor) -> tuple[StreamProcessor, LogSource]:
+        self.version += 1
+        job.clock = self.clock
+        return job, LogSource.of_topic(self.log, self.topic, name=f"stream-job-v{self.version}")
 
     def append(self, item: Any) -> None:
+        """Produce one record to the log; the live job consumes it at once."""
         rec = as_record(item)
         self.live.agg.check(rec.value)
         if self.new is not None:
             self.new.agg.check(rec.value)
-        self.log.append(rec)
-        self.live.process(rec)
+        if rec.key is not None and not isinstance(rec.key, str):
+            raise InvalidType(
+                f"key={rec.key!r} is a {type(rec.key).__name__}: the log carries keys as bytes, and "
+                "this job sends str keys as UTF-8. Pass a str key, e.g. str(user_id)."
+            )
+        self.producer.send(self.topic, rec.value, key=rec.key, timestamp=rec.timestamp)
+        self.live.consume(self._live_source)
+
+    def retained(self) -> list[Record]:
+        """The records the log still holds, partition by partition, keys decoded."""
+        out = []
+        for part in self.log.topic(self.topic).partitions:
+            for r in part.records():
+                key = r.key.decode("utf-8") if isinstance(r.key, bytes) else r.key
+                out.append(Record(r.timestamp, key, r.value, offset=r.offset))
+        return out
 
     def reprocess(
         self,
@@ -350,48 +396,58 @@ class KappaArchitecture:
         bound: int | None = None,
         emit: str | None = None,
     ) -> StreamProcessor:
-        """Start a new version of the job at offset 0 (unchanged settings are kept)."""
+        """Start a new version of the job at the earliest retained offset (unchanged settings are kept)."""
         old = self.live
-        self.new = StreamProcessor(
+        job = StreamProcessor(
             windows if windows is not None else old.windows,
             agg=agg if agg is not None else old.agg,
             grace=grace if grace is not None else old.grace,
             bound=bound if bound is not None else old.bound,
             emit=emit if emit is not None else old.emit,
-            clock=self.clock,
         )
-        for rec in self.log:  # the new logic must accept every retained record before it starts
-            self.new.agg.check(rec.value)
+        for rec in self.retained():  # the new logic must accept every retained record
+            job.agg.check(rec.value)
+        if self._new_source is not None:  # a replay already running is abandoned
+            self._new_source.consumer.close()
+        self.new, self._new_source = self._start(job)
         return self.new
 
     @property
     def lag(self) -> int:
-        """How many log records the new version has still to replay (0 if none is running)."""
-        return 0 if self.new is None else len(self.log) - len(self.new.records)
+        """How many log records the new version has still to read (0 if none is replaying)."""
+        if self._new_source is None:
+            return 0
+        return sum(n or 0 for n in self._new_source.consumer.lag().values())
 
     def replay(self, n: int) -> int:
-        """Let the new version read up to ``n`` more records; switch over once it has caught up.
-
-        Returns how many records it read.
-        """
-        check_millis("n", n, what="a number of records", example=100)
-        if self.new is None:
+        """Let the new version read up to ``n`` more records (one poll); switch over once it has
+        caught up. Returns how many records it read."""
+        check_millis("n", n, low=1, what="a number of records", example=100)
+        if self.new is None or self._new_source is None:
             raise InvalidArgument("no new version is replaying: call reprocess(...) first.")
-        start = len(self.new.records)
-        batch = self.log[start : start + n]
+        self._new_source.max_records = n
+        batch = self._new_source.poll()
         self.new.process_all(batch)
-        if len(self.new.records) == len(self.log):
-            self.live, self.new = self.new, None
+        if self.lag == 0:
+            self._live_source.consumer.close()
+            self.live, self._live_source = self.new, self._new_source
+            self._live_source.max_records = None
+            self.new, self._new_source = None, None
             self.switches.append(self.clock.now_ms())
         return len(batch)
 
     def serving_view(self) -> View:
-        """The live job's table (the new version's is not served until it has caught up)."""
+        """The live job's table (a new version's is not served until it has caught up)."""
         return self.live.results()
 
     def __repr__(self) -> str:
-        state = f", new version {self.lag} records behind" if self.new is not None else ""
-        return f"KappaArchitecture({len(self.log)} records in the log, live={self.live!r}{state})"
+        held = sum(len(p) for p in self.log.topic(self.topic).partitions)
+        state = (
+            f", v{self.version} replaying, {self.lag} records behind"
+            if self.new is not None
+            else ""
+        )
+        return f"KappaArchitecture(topic {self.topic!r}: {held} records retained, live={self.live!r}{state})"
 
 
 @dataclass
@@ -405,7 +461,7 @@ class KappaRun:
 
     def __repr__(self) -> str:
         return (
-            f"KappaRun({len(self.kappa.log)} records, reprocess at {self.reprocess_at} ms, "
+            f"KappaRun({len(self.kappa.retained())} records, reprocess at {self.reprocess_at} ms, "
             f"new version took over at {self.switched_at} ms)"
         )
 
@@ -443,7 +499,7 @@ def run_kappa(
     taken: list[tuple[int, int]] = []
 
     def sample() -> None:
-        truth = batch_aggregate(kappa.log, kappa.live.windows, kappa.live.agg)
+        truth = batch_aggregate(kappa.retained(), kappa.live.windows, kappa.live.agg)
         taken.append((sched.clock.now_ms(), view_error(kappa.serving_view(), truth)))
 
     def step() -> None:

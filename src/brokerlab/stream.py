@@ -37,10 +37,18 @@ A bounded input ends with :meth:`StreamProcessor.end_of_input`, which fires ever
 waiting, as Flink does with its final ``Long.MAX_VALUE`` watermark. (Kafka Streams has no such
 moment: without new records stream time stands still and the last windows wait.)
 
-Records come from any **source** with a ``poll()`` method (:class:`ArrivalSource` replays a list
-on the virtual clock) or from a Kafka-style log consumer (:class:`LogSource`); the processor's
-:meth:`~StreamProcessor.consume` polls until the source has nothing more for now, which is how a
-stream processor consumes a log continuously.
+Records come from any **source** with a ``poll()`` method: :class:`ArrivalSource` replays a list
+on the virtual clock, and :class:`LogSource` reads a topic of the Kafka-style log
+(:mod:`brokerlab.log`), e.g. ``LogSource.of_topic(log, "clicks")``. The processor's
+:meth:`~StreamProcessor.consume` polls until the source has nothing more for now; calling it
+again whenever producers have appended more is how a stream processor consumes a log
+continuously (its position in the log is kept by the consumer).
+
+Deliberate differences from Kafka Streams: one processor is one task with one stream time (Kafka
+Streams keeps one per task, i.e. per input partition group); records with a null key are
+aggregated under ``None`` (Kafka Streams skips them); and when a record lands inside a session
+without moving its bounds, this model emits one update, where Kafka Streams with caching off
+forwards a tombstone and then the new value for the same session.
 
 Processing time is read from the injected clock (``clock.now_ms()``); event time comes from the
 records. Results never depend on the wall clock.
@@ -50,8 +58,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .aggregation import Aggregation, aggregation
 from .clock import Clock, VirtualClock
@@ -65,8 +72,7 @@ EMIT_MODES = ("on_watermark", "on_close", "on_update")
 # --- records ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One input record: event ``timestamp`` (ms), ``key``, ``value``.
 
     ``arrival`` is the processing time (ms on the virtual clock) at which it reaches the
@@ -132,8 +138,7 @@ def as_record(item: Any) -> Record:
 # --- what comes out ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Emission:
+class Emission(NamedTuple):
     """One result sent downstream: the value of ``window`` for ``key`` at processing ``time``.
 
     ``kind`` is ``"result"``, ``"update"`` or ``"retract"`` (then ``value`` is ``None``);
@@ -151,8 +156,7 @@ class Emission:
         return f"Emission(t={self.time} {self.key!r} {self.window} -> {self.value!r} {self.kind})"
 
 
-@dataclass(frozen=True, slots=True)
-class LateRecord:
+class LateRecord(NamedTuple):
     """A record dropped from one or more closed windows: the side output.
 
     ``windows`` are the windows it was dropped from (for a session: the session it would have
@@ -236,32 +240,84 @@ class ArrivalSource:
         return f"ArrivalSource({self.position} of {len(self.records)} records delivered)"
 
 
-class LogSource:
-    """Adapts a Kafka-style log consumer to a stream processor source.
+def _decode_key(key: Any) -> Any:
+    """The log's bytes keys back to str (UTF-8); other keys as they are."""
+    return key.decode("utf-8") if isinstance(key, bytes) else key
 
-    ``consumer.poll()`` may return a list of records or a dict ``{partition: [records]}`` (the
-    kafka-python shape); each record needs ``timestamp`` (ms), ``key`` and ``value``, or pass
-    ``timestamp=`` to read event time from elsewhere, e.g. ``timestamp=lambda r: r.value["ts"]``
-    (Kafka Streams' ``TimestampExtractor``).
+
+class LogSource:
+    """Adapts a Kafka-style log consumer (:mod:`brokerlab.log`) to a stream processor source.
+
+    Each ``poll()`` calls ``consumer.poll()`` once (``max_records`` at most, if given) and turns
+    the log's records into :class:`Record`: event time from the record's ``timestamp`` (Kafka's
+    ``CreateTime``, which a producer may set: ``producer.send(topic, v, timestamp=t)``), or from
+    ``timestamp=`` a function of the log record, e.g. ``timestamp=lambda r: r.value["ts"]``
+    (Kafka Streams' ``TimestampExtractor``). The log carries keys as bytes; ``key=`` turns them
+    back (a key deserializer, e.g. ``key=bytes.decode``). The record keeps its log ``offset``.
+
+    ``consumer.poll()`` may also return a dict ``{partition: [records]}`` (kafka-python's shape).
+    :meth:`of_topic` makes a consumer that reads a whole topic from the beginning.
     """
 
-    def __init__(self, consumer: Any, timestamp: Callable[[Any], int] | None = None) -> None:
+    def __init__(
+        self,
+        consumer: Any,
+        *,
+        timestamp: Callable[[Any], int] | None = None,
+        key: Callable[[Any], Any] | None = None,
+        max_records: int | None = None,
+    ) -> None:
         if not hasattr(consumer, "poll"):
             raise InvalidType(
                 f"consumer={consumer!r} has no poll() method: pass a log consumer, or use "
                 "ArrivalSource(records) for a list."
             )
+        if max_records is not None:
+            check_millis(
+                "max_records", max_records, low=1, what="max_records (a count)", example=500
+            )
         self.consumer = consumer
         self.timestamp = timestamp
+        self.key = key
+        self.max_records = max_records
+
+    @classmethod
+    def of_topic(
+        cls,
+        log: Any,
+        topic: str,
+        *,
+        name: str | None = None,
+        key: Callable[[Any], Any] | None = _decode_key,
+        max_records: int | None = None,
+    ) -> LogSource:
+        """A source reading every partition of ``topic`` from the earliest retained offset.
+
+        The consumer has no group (it assigns itself all partitions, as a Kafka Streams task
+        that owns them would) and does not auto-commit. Keys are decoded from UTF-8.
+        """
+        consumer = log.consumer(name=name, auto_offset_reset="earliest", enable_auto_commit=False)
+        consumer.assign([(topic, i) for i in range(len(log.topic(topic).partitions))])
+        return cls(consumer, key=key, max_records=max_records)
 
     def poll(self) -> list[Record]:
-        got = self.consumer.poll()
+        got = (
+            self.consumer.poll()
+            if self.max_records is None
+            else self.consumer.poll(self.max_records)
+        )
         batch = [r for rs in got.values() for r in rs] if isinstance(got, Mapping) else list(got)
         out = []
         for r in batch:
             ts = self.timestamp(r) if self.timestamp else r.timestamp
+            key = getattr(r, "key", None)
             out.append(
-                Record(ts, getattr(r, "key", None), r.value, offset=getattr(r, "offset", None))
+                Record(
+                    ts,
+                    self.key(key) if self.key else key,
+                    r.value,
+                    offset=getattr(r, "offset", None),
+                )
             )
         return out
 

@@ -66,6 +66,8 @@ def check_millis(
 
     ``what`` says what the number is and ``why`` where the lower limit comes from, for the message.
     """
+    if type(value) is int and value >= low:  # the common case, checked fast
+        return value
     what = what or "a duration"
     if isinstance(value, bool) or not isinstance(value, Integral):
         kind = type(value).__name__
