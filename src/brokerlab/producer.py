@@ -306,7 +306,10 @@ class Producer:
         elif kb is not None:
             index = self._partitioner.for_key(kb, n)
         else:
-            index = self._partitioner.unkeyed(t.name, n, [0], self.log.clock.now())[0][0]
+            # The whole batch goes to the current sticky partition; its bytes count towards
+            # the switch.
+            size = sum(record_size(None, v) for v in values)
+            index = self._partitioner.unkeyed(t.name, n, [size], self.log.clock.now())[0][0]
         stamp = self.log.clock.now_ms() if timestamp is None else timestamp
         count = len(values)
         return self._batch(t.name, index, [kb] * count, values, [stamp] * count, [hdrs] * count)
