@@ -407,7 +407,7 @@ class Queue:
         # Queues that dead-letter into this one, by name (redrive sends messages back there).
         self._sources: dict[str, Queue] = {}
         if isinstance(dead_letter, Queue):
-            dead_letter._sources[name] = self
+            dead_letter._add_source(self)
         # Counters (see stats()).
         self._n_published = 0  # also names messages: m1, m2, ...
         self._n_dedup = 0
@@ -421,6 +421,13 @@ class Queue:
         self._n_redriven = 0
         self._n_purged = 0
         self._reasons = {"rejected": 0, "expired": 0, "maxlen": 0, "delivery_limit": 0}
+
+    def _add_source(self, source: Queue) -> None:
+        """``source`` dead-letters into this queue. From now on every call on this queue first
+        brings ``source`` up to date, so that the dead letters it owes by now have arrived
+        (time is lazy: without this, a DLQ would look empty until its source was touched)."""
+        self._sources[source.name] = source
+        self._next_due = -_INF
 
     @property
     def dead_letter(self) -> Queue | DeadLetterTarget | None:
@@ -1139,6 +1146,8 @@ class Queue:
         """Apply every deadline that has passed, earliest first, then push and trim."""
         if self._busy:
             return
+        for source in self._sources.values():  # a DLQ: first collect what its sources owe
+            source._touch()
         self._busy = True
         try:
             while True:
@@ -1173,7 +1182,7 @@ class Queue:
                         self._n_expired += 1
         finally:
             self._busy = False
-        self._next_due = self._next_event()[0]
+        self._next_due = -_INF if self._sources else self._next_event()[0]
         self._after_change(now)
 
     def _compact_visibility(self) -> None:
