@@ -334,8 +334,9 @@ class StreamProcessor:
     ``windows``: :class:`~brokerlab.windows.TumblingWindows`, ``HoppingWindows`` or
     ``SessionWindows``; ``agg``: ``"count"``, ``"sum"``, ``"min"``, ``"max"`` or ``"list"``;
     ``grace`` (ms, Kafka Streams' grace period, default 0 as in ``ofSizeWithNoGrace``);
-    ``bound`` (ms, the watermark's out-of-orderness bound, 0..grace, default 0); ``emit``: the
-    emission mode; ``clock``: where processing time comes from.
+    ``bound`` (ms, the watermark's out-of-orderness bound, 0..grace, default 0; only
+    ``"on_watermark"`` uses it); ``emit``: the emission mode; ``clock``: where processing time
+    comes from.
 
     >>> from brokerlab.windows import TumblingWindows
     >>> p = StreamProcessor(TumblingWindows(10), grace=5)
