@@ -301,7 +301,8 @@ class Consumers:
       ``mode`` then says which guarantee it is checked against;
     - ``batch``: records per poll on a log (Kafka's ``max.poll.records``, default 500);
     - ``restart_delay``: seconds a crashed consumer takes to come back;
-    - ``max_steps``: how many lines a handler may run for one delivery before it is stopped
+    - ``max_steps``: how many steps (bytecode instructions) of its own code a handler may run
+      for one delivery before it is stopped
       (a handler that loops forever must not hang the notebook).
     """
 
@@ -418,6 +419,16 @@ class Scenario:
                         f"faults: {fault!r} names msg={fault.msg!r}, but this run publishes "
                         f"m1..m{self.messages}. Name one of those."
                     )
+        if (
+            self.producers.idempotent
+            and kind == "queue"
+            and "duplicate_delivery" in self.faults.kinds
+        ):
+            raise ScenarioError(
+                "faults: 'duplicate_delivery' cannot happen with producers.idempotent=True on a "
+                "queue: that queue is an SQS FIFO queue, which never stores a message twice. "
+                "Remove the fault, or pass idempotent=False."
+            )
         if self.producers.idempotent and kind == "exchange":
             raise ScenarioError(
                 "producers.idempotent=True needs broker.kind='log' (Kafka's idempotent producer) "

@@ -1,0 +1,892 @@
+"""The simulation: run a scenario on the reference broker, under faults, and record its history.
+
+:func:`simulate` takes a :class:`~brokerlab.scenario.Scenario` and returns a :class:`Run`:
+the :class:`~brokerlab.history.History` of everything that happened, the checker's
+:class:`~brokerlab.checker.Report` on it, and the counts of lost and duplicated messages.
+
+>>> from brokerlab.scenario import Scenario, Consumers
+>>> run = simulate(Scenario(messages=10, faults={"crash_after_processing": 0.3}, seed=1))
+>>> run.counts["lost"], run.counts["duplicated"] > 0
+(0, True)
+
+The broker in the run is the reference broker itself - a :class:`~brokerlab.queue.Queue` (behind
+an :mod:`~brokerlab.exchange` for exchange setups) - so what the run shows is what the broker
+does: round-robin dispatch, prefetch, requeue on a closed channel, the delivery limit, dead
+letters. The simulation only adds what is *around* the broker: producers with their confirms
+and retries, consumers with their handlers, the network, the virtual time, and the faults.
+
+Time
+----
+Everything runs on one :class:`~brokerlab.scheduler.Scheduler`. A message is published at a
+steady pace per producer, reaches the broker ``latency`` seconds later, is pushed to a consumer
+(another ``latency``), waits in the consumer's prefetch buffer, and is handled once the
+consumer has spent ``processing_time`` on it. **A handler runs in one instant of virtual time**:
+its calls (``ctx.effect``, ``ctx.ack``...) are recorded in the order it makes them, and faults
+strike between them. An ack reaches the broker at the moment it is made (no wire time), unless
+a ``lost_ack`` fault drops it.
+
+Handlers
+--------
+A consumer is a plain function ``handle(delivery, ctx)``. ``delivery`` is the broker's
+:class:`~brokerlab.message.Delivery` (``.id``, ``.payload``, ``.key``, ``.redelivered``...);
+``ctx`` is a :class:`Context`:
+
+- ``ctx.effect(value=None, remember=None)`` - the thing that must happen once (a row written, an
+  e-mail sent), recorded as a ``process`` event. With ``remember=some_id`` the effect and
+  ``ctx.store.add(some_id)`` happen atomically, as a database transaction writes the row and the
+  processed id together;
+- ``ctx.ack()``, ``ctx.nack(requeue=True)`` - settle the delivery (``nack(requeue=False)``
+  dead-letters it, reason ``rejected``);
+- ``ctx.store`` - a :class:`DedupStore` (a set of ids) shared by the consumers, which survives
+  their crashes: what an idempotent consumer checks.
+
+The built-in handlers, one per delivery mode, are short enough to read
+(:func:`ack_then_process`, :func:`process_then_ack`, :func:`idempotent`). Pass your own with
+``Consumers(handler=...)``; the ``mode`` then only says which guarantee it is checked against.
+
+Whatever the handler, faults are injected at its calls to ``ctx``: a crash raises out of
+``ctx.effect()`` (before or after the effect), a lost ack out of ``ctx.ack()``. These are not
+ordinary exceptions (a handler's ``except Exception`` does not catch them). A handler that
+raises is recorded (``Run.errors``, and a ``crash`` event with ``when="handler raised"``): the
+consumer dies and its channel closes, as an uncaught exception in a real consumer would. A
+handler that runs too long for one delivery (``Consumers.max_steps`` steps of its own code, or
+100 calls to ``ctx``) is stopped the same way, with a readable error, so a loop never hangs the
+notebook.
+
+End-to-end modes
+----------------
+A guarantee belongs to the whole pipeline, not to the consumer alone. ``Producers.retries``
+defaults to what the mode needs: an at-most-once producer never retries (a retry after a lost
+confirm would publish twice); the others retry up to 5 times. And no consumer mode without a
+dedup store survives a broker that duplicates on its own (``duplicate_delivery``, as SQS
+standard queues may): at-most-once then takes effect twice. See ``handbook/simulation.md``.
+
+Deliberate differences from the real brokers
+--------------------------------------------
+- A lost ack raises out of ``ctx.ack()`` at once (the connection is gone); in AMQP a client only
+  notices later, because ``basic.ack`` has no reply (pika raises ``StreamLostError`` on its next
+  use of the dead connection). The broker then closes the channel and requeues its unacked
+  deliveries, as RabbitMQ does when a connection drops.
+- A handler that returns without settling its delivery keeps it unacked until RabbitMQ's
+  ``consumer_timeout`` (30 minutes by default, since 3.8.15) closes the channel.
+- A broker restart is instantaneous: every channel closes at once and consumers reconnect
+  ``restart_delay`` seconds later; a non-durable queue loses what it held.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from random import Random
+from typing import Any
+
+from .checker import Report, check
+from .errors import InvalidArgument, PoisonMessage, ScenarioError
+from .faults import Fault
+from .history import History
+from .message import Delivery, Message
+from .queue import Queue
+from .scenario import MODES, Scenario
+from .scheduler import Scheduler
+
+__all__ = [
+    "CONSUMER_TIMEOUT",
+    "Context",
+    "DedupStore",
+    "HandlerError",
+    "Run",
+    "ack_then_process",
+    "builtin_handler",
+    "compare",
+    "idempotent",
+    "process_then_ack",
+    "simulate",
+]
+
+#: RabbitMQ's ``consumer_timeout``: 30 minutes (1800000 ms) by default since 3.8.15; a channel
+#: holding a delivery unacked for longer is closed by the broker (``PRECONDITION_FAILED``).
+CONSUMER_TIMEOUT = 1800.0
+#: At most this many calls to ``ctx`` for one delivery.
+MAX_CTX_CALLS = 100
+#: A run stops after this many events per message (a safety net; see ``Run.stopped``).
+MAX_EVENTS_PER_MESSAGE = 2000
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+# --- the built-in handlers: one per delivery mode ----------------------------------------------------
+
+
+def ack_then_process(delivery: Delivery, ctx: Context) -> None:
+    """At-most-once: settle first, then do the work. A crash in between loses the message."""
+    ctx.ack()
+    ctx.effect()
+
+
+def process_then_ack(delivery: Delivery, ctx: Context) -> None:
+    """At-least-once: do the work, then settle. A crash in between repeats the work."""
+    ctx.effect()
+    ctx.ack()
+
+
+def idempotent(delivery: Delivery, ctx: Context) -> None:
+    """Exactly-once effect: skip what was done before; do the work and remember it atomically."""
+    if delivery.id in ctx.store:
+        ctx.ack()
+        return
+    ctx.effect(remember=delivery.id)
+    ctx.ack()
+
+
+_BUILTIN = {
+    "at-most-once": ack_then_process,
+    "at-least-once": process_then_ack,
+    "exactly-once": idempotent,
+}
+
+
+def builtin_handler(mode: str, setup: str = "queue") -> Callable[[Any, Context], Any]:
+    """The handler the simulation runs for ``mode`` when a scenario gives none."""
+    if mode not in _BUILTIN:
+        raise InvalidArgument(f"mode={mode!r} is not allowed: use one of {', '.join(MODES)}.")
+    return _BUILTIN[mode]
+
+
+# --- what a handler sees ---------------------------------------------------------------------------
+
+
+class DedupStore:
+    """The ids an idempotent consumer has already processed: a set that survives crashes.
+
+    Think of a table in the consumer's database: ``id in store``, ``store.add(id)``. The
+    consumers of one queue share it (they write to the same database); each queue behind a
+    fanout exchange has its own (each subscriber has its own database).
+    """
+
+    __slots__ = ("_ids",)
+
+    def __init__(self) -> None:
+        self._ids: set[Any] = set()
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._ids
+
+    def add(self, item: Any) -> None:
+        self._ids.add(item)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(sorted(self._ids, key=str))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(map(str, list(self)[:5]))
+        more = ", ..." if len(self._ids) > 5 else ""
+        return f"DedupStore({len(self._ids)} ids: {shown}{more})"
+
+
+class _Interrupt(BaseException):
+    """A fault striking inside a handler. A BaseException, so ``except Exception`` lets it pass."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class _Stopped(BaseException):
+    """The handler ran too long for one delivery."""
+
+
+class Context:
+    """What a handler can do with its delivery (see the module docstring)."""
+
+    __slots__ = ("_sim", "_consumer", "delivery", "store", "_calls", "settled")
+
+    def __init__(self, sim: _Sim, consumer: _QueueConsumer, delivery: Delivery) -> None:
+        self._sim = sim
+        self._consumer = consumer
+        self.delivery = delivery
+        self.store = consumer.store
+        self._calls = 0
+        self.settled = False
+
+    @property
+    def now(self) -> float:
+        """The virtual time (seconds)."""
+        return self._sim.clock._now
+
+    @property
+    def consumer(self) -> str:
+        """This consumer's name, e.g. ``"consumer-1"``."""
+        return self._consumer.name
+
+    def _count(self, what: str) -> None:
+        self._calls += 1
+        if self._calls > MAX_CTX_CALLS:
+            raise _Stopped(
+                f"the handler called ctx {self._calls} times for one delivery ({what} last); "
+                f"at most {MAX_CTX_CALLS} are allowed. Does it loop? Call ctx.effect() once and "
+                "settle the delivery once."
+            )
+
+    def effect(self, value: Any = None, *, remember: Any = None) -> None:
+        """Do the work that must happen once; recorded as a ``process`` event.
+
+        ``remember``: an id added to ``ctx.store`` in the same atomic step as the effect.
+        Raises :class:`~brokerlab.errors.PoisonMessage` if the message is poison.
+        """
+        self._count("effect")
+        sim, c, d = self._sim, self._consumer, self.delivery
+        msg = d.message.id
+        if sim.strikes("crash_before_processing", msg, d):
+            raise _Interrupt("before processing")
+        if msg in sim.poison:
+            raise PoisonMessage(
+                f"{msg} is a poison message: processing it always fails. Catch PoisonMessage and "
+                "reject it (ctx.nack(requeue=False)) to dead-letter it at once."
+            )
+        info = {} if value is None else {"value": value}
+        if c.group is not None:
+            info["group"] = c.group
+        sim.history.record(sim.clock._now, c.name, "process", msg, key=d.message.key, **info)
+        if remember is not None:
+            self.store.add(remember)
+        if sim.strikes("crash_after_processing", msg, d):
+            raise _Interrupt("after processing")
+
+    def ack(self) -> None:
+        """Acknowledge the delivery: the broker forgets the message."""
+        self._count("ack")
+        sim, c, d = self._sim, self._consumer, self.delivery
+        msg = d.message.id
+        if sim.strikes("lost_ack", msg, d):
+            sim.history.record(sim.clock._now, c.name, "lost", msg, what="ack")
+            raise _Interrupt("ack lost")
+        c.channel.ack(d)  # the broker's own checks: acking twice raises AlreadyAcknowledged
+        self.settled = True
+        sim.history.record(sim.clock._now, c.name, "ack", msg, **c.group_info)
+        sim.pump()
+
+    def nack(self, requeue: bool = True) -> None:
+        """Give the delivery back: to the queue (``requeue=True``) or to the dead letters."""
+        self._count("nack")
+        if not isinstance(requeue, bool):
+            raise InvalidArgument(f"requeue={requeue!r} is not a bool: pass True or False.")
+        sim, c, d = self._sim, self._consumer, self.delivery
+        msg = d.message.id
+        sim.dead_now.clear()
+        c.channel.nack(d, requeue)
+        self.settled = True
+        sim.history.record(sim.clock._now, c.name, "nack", msg, requeue=requeue, **c.group_info)
+        if requeue and msg not in sim.dead_now:
+            sim.history.record(sim.clock._now, "broker", "redeliver", msg, reason="nack")
+        sim.pump()
+
+    def reject(self, requeue: bool = False) -> None:
+        """Reject the delivery (``basic.reject``): like :meth:`nack`, but ``requeue`` is False
+        by default, so the message is dead-lettered (reason ``rejected``)."""
+        self.nack(requeue)
+
+    def commit(self, *args: Any, **kwargs: Any) -> None:
+        raise InvalidArgument(
+            "ctx.commit() is for log setups (Kafka commits offsets); on a queue, settle the "
+            "delivery with ctx.ack()."
+        )
+
+    def __repr__(self) -> str:
+        return f"Context({self._consumer.name}, {self.delivery.message.id}, t={self.now:g})"
+
+
+@dataclass(frozen=True)
+class HandlerError:
+    """A handler that raised (or was stopped): who, on which message, when, and what."""
+
+    consumer: str
+    msg: str
+    time: float
+    error: str
+    where: str = ""
+
+    def __repr__(self) -> str:
+        return f"HandlerError({self.consumer} on {self.msg} at t={self.time:g}: {self.error})"
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+class Run:
+    """The outcome of :func:`simulate`.
+
+    - ``history``: every event, in order (save it with ``run.history.to_jsonl(path)``);
+    - ``report``: the checker's verdicts and anomalies (computed on first use);
+    - ``counts``: lost, duplicated, out of order, dead-lettered... as numbers;
+    - ``errors``: what the handler raised, if anything; ``notes``: other things worth knowing;
+    - ``stopped``: ``"settled"`` (nothing left to happen), ``"duration"`` or ``"max events"``.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        history: History,
+        *,
+        end: float,
+        stopped: str,
+        errors: list[HandlerError],
+        notes: list[str],
+        broker: Any,
+    ) -> None:
+        self.scenario = scenario
+        self.history = history
+        self.end = end
+        self.stopped = stopped
+        self.errors = errors
+        self.notes = notes
+        self.broker = broker
+        self._report: Report | None = None
+
+    @property
+    def report(self) -> Report:
+        if self._report is None:
+            self._report = check(self.history)
+        return self._report
+
+    @property
+    def counts(self) -> dict[str, int]:
+        r = self.report
+        return {
+            "published": r.messages,
+            "processed": r.processed,
+            "lost": len(r.lost),
+            "duplicated": len(r.duplicated),
+            "out_of_order": len(r.order),
+            "dead_lettered": len(r.dead_lettered),
+            "unfinished": len(r.unfinished),
+        }
+
+    @property
+    def mode(self) -> str:
+        return self.scenario.consumers.mode
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run kept the guarantee its consumers aim for (``scenario.consumers.mode``)."""
+        return self.report.ok(self.mode)
+
+    def __repr__(self) -> str:
+        c = self.counts
+        extra = f", {len(self.errors)} handler errors" if self.errors else ""
+        if self.stopped != "settled":
+            extra += f", stopped by {self.stopped}"
+        return (
+            f"Run({self.mode}, {c['published']} msgs, seed={self.scenario.seed}: "
+            f"{c['lost']} lost, {c['duplicated']} duplicated, {c['dead_lettered']} dead-lettered"
+            f" | {len(self.history)} events, t={self.end:g}s{extra})"
+        )
+
+
+# --- the broker side ------------------------------------------------------------------------------
+
+
+class _DeadLetters:
+    """The dead-letter target of every queue in a run: records a ``dead_letter`` event."""
+
+    def __init__(self, sim: _Sim, name: str) -> None:
+        self.sim = sim
+        self.name = name
+        self.messages: list[Message] = []
+
+    def receive_dead_letter(self, message: Message) -> None:
+        sim = self.sim
+        deaths = message.headers.get("x-death") or [{}]
+        reason = deaths[0].get("reason", "unknown")
+        self.messages.append(message)
+        sim.dead_now.add(message.id)
+        sim.history.record(
+            sim.clock._now, "broker", "dead_letter", message.id, key=message.key, reason=reason
+        )
+
+    def __repr__(self) -> str:
+        return f"DeadLetters({self.name!r}: {len(self.messages)})"
+
+
+class _QueueConsumer:
+    """One consumer process: a channel on its queue, a prefetch buffer, and its handler."""
+
+    def __init__(self, sim: _Sim, name: str, queue_name: str, group: str | None) -> None:
+        self.sim = sim
+        self.name = name
+        self.queue_name = queue_name
+        self.group = group
+        self.group_info = {} if group is None else {"group": group}
+        self.store = sim.stores.setdefault(group, DedupStore())  # one database per subscriber
+        self.channel: Any = None  # the Queue's Consumer while connected
+        self.incarnation = 0
+        self.buffer: deque[Delivery] = deque()
+        self.busy = False
+
+    def connect(self, incarnation: int, restarted: bool) -> None:
+        sim = self.sim
+        if incarnation != self.incarnation or self.channel is not None:
+            return
+        if restarted:
+            sim.history.record(sim.clock._now, self.name, "restart")
+        queue = sim.queues[self.queue_name]
+        self.channel = queue.consume(self.name, prefetch=sim.scenario.broker.prefetch)
+        sim.pump()
+
+    def take(self) -> None:
+        channel = self.channel
+        if channel is None:
+            return
+        got = channel.take()
+        if got:
+            sim = self.sim
+            for d in got:
+                sim.sched.after(sim.latency, self.arrive, self.incarnation, d)
+
+    def arrive(self, incarnation: int, d: Delivery) -> None:
+        if incarnation != self.incarnation:
+            return  # the channel this was pushed on has closed; the broker took it back
+        sim = self.sim
+        info = dict(self.group_info)
+        if d.redelivered:
+            info["redelivered"] = True
+        msg = d.message.id
+        sim.deliveries[msg] = sim.deliveries.get(msg, 0) + 1
+        sim.history.record(sim.clock._now, self.name, "deliver", msg, key=d.message.key, **info)
+        self.buffer.append(d)
+        if not self.busy:
+            self.busy = True
+            sim.sched.after(sim.processing_time, self.handle, incarnation)
+
+    def handle(self, incarnation: int) -> None:
+        if incarnation != self.incarnation:
+            return
+        sim = self.sim
+        d = self.buffer.popleft()
+        ctx = Context(sim, self, d)
+        failure = sim.run_handler(self, d, ctx)
+        if failure is not None:
+            self.fail(*failure, msg=d.message.id)
+            return
+        if not ctx.settled:
+            sim.notes.append(
+                f"{self.name} returned from {d.message.id} at t={sim.clock._now:g} without "
+                "ack or nack: the broker keeps it unacked until consumer_timeout (30 min) "
+                "closes the channel."
+            )
+            sim.sched.after(CONSUMER_TIMEOUT, self.timeout, self.incarnation, d.delivery_tag)
+        if self.buffer:
+            sim.sched.after(sim.processing_time, self.handle, incarnation)
+        else:
+            self.busy = False
+
+    def timeout(self, incarnation: int, tag: int) -> None:
+        if incarnation != self.incarnation or self.channel is None:
+            return
+        if any(d.delivery_tag == tag for d in self.channel.unacked):
+            self.sim.notes.append(
+                f"t={self.sim.clock._now:g}: the broker closed {self.name}'s channel: a delivery "
+                "stayed unacked longer than consumer_timeout."
+            )
+            self.disconnect(record_crash=None)
+
+    def fail(self, when: str, error: str | None, *, msg: str | None) -> None:
+        """The handler was interrupted: a crash, a lost ack, or an error."""
+        sim = self.sim
+        if when == "ack lost":
+            self.disconnect(record_crash=None)
+            return
+        info: dict[str, Any] = {"when": when}
+        if error is not None:
+            info["error"] = error
+        sim.history.record(sim.clock._now, self.name, "crash", msg, **info)
+        self.disconnect(record_crash=True)
+
+    def disconnect(self, record_crash: bool | None) -> None:
+        """The channel closes: unacked deliveries go back; reconnect after restart_delay."""
+        sim = self.sim
+        channel = self.channel
+        self.incarnation += 1
+        self.buffer.clear()
+        self.busy = False
+        if channel is not None:
+            self.channel = None
+            sim.requeue(channel)
+        sim.sched.after(
+            sim.scenario.consumers.restart_delay,
+            self.connect,
+            self.incarnation,
+            record_crash is True,
+        )
+        sim.pump()
+
+
+# --- the simulation ---------------------------------------------------------------------------------
+
+
+class _Sim:
+    def __init__(self, scenario: Scenario, handler: Callable[..., Any] | None) -> None:
+        self.scenario = scenario
+        self.sched = Scheduler()
+        self.clock = self.sched.clock
+        self.history = History()
+        self.stores: dict[str | None, DedupStore] = {}
+        self.errors: list[HandlerError] = []
+        self.notes: list[str] = []
+        s = scenario
+        self.mode = s.consumers.mode
+        self.latency = s.broker.latency
+        self.processing_time = s.consumers.processing_time
+        self.retries = s.producers.retries_for(self.mode)
+        self.custom = handler is not None
+        self.handler = handler if handler is not None else builtin_handler(self.mode, s.broker.kind)
+        self.max_steps = s.consumers.max_steps
+        # faults: a random stream per fault kind (turning one up does not move the others)
+        self.prob = {k: p for k, p in s.faults.probabilities.items() if p > 0}
+        self.rng = {k: Random(f"{s.seed}/{k}") for k in self.prob}
+        self.planned: dict[str, list[Fault]] = {}
+        for f in s.faults.schedule:
+            self.planned.setdefault(f.kind, []).append(f)
+        self.deliveries: dict[str, int] = {}
+        self.attempts: dict[str, int] = {}
+        self.confirmed: set[str] = set()
+        self.poison: set[str] = set()
+        self.dead_now: set[str] = set()
+        self.queues: dict[str, Queue] = {}
+        self.dead: dict[str, _DeadLetters] = {}
+        self.consumers: list[_QueueConsumer] = []
+        self.amqp: Any = None  # the Broker (exchange setups); None: one bare Queue
+        self.retry_timers: dict[str, list[Any]] = {}
+        self._build_broker()
+
+    # --- faults -----------------------------------------------------------------------------------
+
+    def strikes(self, kind: str, msg: str, d: Delivery | None = None, attempt: int = 1) -> bool:
+        """Whether fault ``kind`` strikes at this opportunity (schedule first, then chance)."""
+        planned = self.planned.get(kind)
+        if planned:
+            n = self.deliveries.get(msg, 0) if d is not None else attempt
+            now = self.clock._now
+            for i, f in enumerate(planned):
+                if (
+                    (f.msg is None or f.msg == msg)
+                    and f.delivery == n
+                    and (f.at is None or now >= f.at)
+                ):
+                    del planned[i]
+                    return True
+        p = self.prob.get(kind)
+        return p is not None and self.rng[kind].random() < p
+
+    def _planned_delay(self, msg: str, attempt: int) -> float | None:
+        planned = self.planned.get("network_delay")
+        if planned:
+            for i, f in enumerate(planned):
+                if f.msg == msg and f.delivery == attempt:
+                    del planned[i]
+                    return f.delay
+        p = self.prob.get("network_delay")
+        if p is not None and self.rng["network_delay"].random() < p:
+            return self.rng["network_delay"].uniform(0, self.scenario.faults.max_delay)
+        return None
+
+    # --- the broker ---------------------------------------------------------------------------------
+
+    def _queue_settings(self, name: str) -> dict[str, Any]:
+        dead = self.dead.get(name)
+        if dead is None:
+            dead = self.dead[name] = _DeadLetters(self, name + ".dlq")
+        return {
+            "fifo": self.scenario.producers.idempotent,
+            "retention": 1209600,  # the longest SQS allows: nothing expires during a run
+            "dead_letter": dead,
+            "max_receive_count": self.scenario.broker.max_receive_count,
+        }
+
+    def _declare(self, name: str) -> Queue:
+        """Make (or, after a restart of a non-durable broker, re-make) queue ``name``."""
+        settings = self._queue_settings(name)
+        if self.amqp is None:
+            return Queue(name, clock=self.clock, **settings)
+        q = self.amqp.declare_queue(name, **settings)
+        b, keys = self.scenario.broker, self.scenario.producers.keys
+        names = list(self.queues) or [name]
+        j = names.index(name)
+        if b.exchange_type == "fanout":
+            self.amqp.bind(name, "events")
+        else:
+            for key in keys[j :: len(names)]:
+                self.amqp.bind(name, "events", key)
+        return q
+
+    def _build_broker(self) -> None:
+        s = self.scenario
+        b = s.broker
+        n = s.consumers.count
+        if b.kind == "queue":
+            names = ["jobs"]
+        else:
+            from .broker import Broker
+
+            names = [f"q{i}" for i in range(1, b.queues + 1)]
+            self.amqp = Broker(self.clock)
+            self.amqp.declare_exchange("events", b.exchange_type)
+        for qname in names:
+            self.queues[qname] = None  # type: ignore[assignment]  # keeps the order for _declare
+        for qname in names:
+            self.queues[qname] = self._declare(qname)
+        grouped = b.kind == "exchange"
+        k = 0
+        for qname in names:
+            for _ in range(n):
+                k += 1
+                self.consumers.append(
+                    _QueueConsumer(self, f"consumer-{k}", qname, qname if grouped else None)
+                )
+
+    def pump(self) -> None:
+        """Collect what the queues pushed to each consumer and send it on the wire."""
+        for c in self.consumers:
+            if c.channel is not None:
+                c.take()
+
+    def requeue(self, channel: Any) -> None:
+        """A channel closed: record a ``redeliver`` for each delivery the queue takes back."""
+        unacked = [d.message.id for d in channel.unacked]
+        self.dead_now.clear()
+        channel.crash()
+        now = self.clock._now
+        for msg in unacked:
+            if msg in self.dead_now:
+                self.dead_now.discard(msg)  # went to the dead letters instead
+                continue
+            self.history.record(now, "broker", "redeliver", msg, reason="channel closed")
+
+    def arrive(self, producer: str, msg: str, key: str, attempt: int) -> None:
+        """A publish reaches the broker: store it (maybe twice), confirm it, maybe restart."""
+        now = self.clock._now
+        payload = int(msg[1:])
+        stored = True
+        if self.amqp is None:
+            q = self.queues["jobs"]
+            if self.scenario.producers.idempotent:  # an SQS FIFO queue drops the duplicate
+                before = q.stats()["deduplicated"]
+                q.publish(payload, key=key, id=msg, group=key, dedup_id=msg)
+                stored = q.stats()["deduplicated"] == before
+            else:
+                q.publish(payload, key=key, id=msg)
+            targets = [q] if stored else []
+        else:
+            routed = self.amqp.publish("events", key, payload, id=msg)
+            targets = [self.queues[name] for name in routed]
+            if not targets:
+                self.history.record(
+                    now, "broker", "lost", msg, key=key, what="message", reason="unroutable"
+                )
+        if targets and self.strikes("duplicate_delivery", msg, attempt=attempt):
+            for q in targets:  # the broker keeps a second copy (SQS standard may)
+                q.enqueue(Message(msg, payload, key, {}, now))
+        lost_confirm = self.strikes("producer_retry", msg, attempt=attempt)
+        self.sched.after(self.latency, self.confirm, producer, msg, attempt, lost_confirm, stored)
+        if self.strikes("broker_restart", msg, attempt=attempt):
+            self.restart_broker()
+        self.pump()
+
+    def restart_broker(self) -> None:
+        """Every connection closes: a durable queue requeues its unacked deliveries, a
+        non-durable one forgets every message it held."""
+        now = self.clock._now
+        self.history.record(now, "broker", "restart")
+        if self.scenario.broker.durable:
+            for c in self.consumers:
+                if c.channel is not None or c.busy:
+                    c.disconnect(record_crash=None)
+            return
+        for name, q in list(self.queues.items()):
+            held = [m.id for m in q.peek()] + [d.message.id for d in q.in_flight()]
+            for msg in held:
+                self.history.record(
+                    now, "broker", "lost", msg, what="message", reason="restart, not durable"
+                )
+            if self.amqp is not None:
+                self.amqp.delete_queue(name)
+            self.queues[name] = self._declare(name)
+        for c in self.consumers:
+            if c.channel is not None or c.busy:
+                c.channel = None  # its queue is gone, and the deliveries with it
+                c.disconnect(record_crash=None)
+
+    # --- producers -------------------------------------------------------------------------------------
+
+    def publish(self, producer: str, msg: str, key: str, attempt: int) -> None:
+        now = self.clock._now
+        if attempt == 1 and self.strikes("poison_message", msg, attempt=1):
+            self.poison.add(msg)
+        self.attempts[msg] = attempt
+        self.history.record(now, producer, "publish", msg, key=key, attempt=attempt)
+        extra = self._planned_delay(msg, attempt)
+        self.sched.after(self.latency + (extra or 0.0), self.arrive, producer, msg, key, attempt)
+        if attempt <= self.retries:
+            self.retry_timers[msg] = self.sched.after(
+                self.scenario.producers.confirm_timeout, self.retry, producer, msg, key, attempt
+            )
+
+    def confirm(self, producer: str, msg: str, attempt: int, lost: bool, stored: bool) -> None:
+        now = self.clock._now
+        if lost:
+            self.history.record(now, producer, "lost", msg, what="confirm", attempt=attempt)
+            return
+        if stored:
+            self.history.record(now, producer, "confirm", msg, attempt=attempt)
+        else:
+            self.history.record(now, producer, "confirm", msg, attempt=attempt, deduplicated=True)
+        self.confirmed.add(msg)
+        timer = self.retry_timers.pop(msg, None)
+        if timer is not None:
+            self.sched.cancel(timer)
+
+    def retry(self, producer: str, msg: str, key: str, attempt: int) -> None:
+        if msg not in self.confirmed and self.attempts.get(msg) == attempt:
+            self.publish(producer, msg, key, attempt + 1)
+
+    # --- handlers ----------------------------------------------------------------------------------------
+
+    def run_handler(
+        self, c: _QueueConsumer, d: Delivery, ctx: Context
+    ) -> tuple[str, str | None] | None:
+        """Run the handler; return None, or (when, error) if it was interrupted."""
+        try:
+            if self.custom:
+                _bounded(self.handler, d, ctx, self.max_steps)
+            else:
+                self.handler(d, ctx)
+        except _Interrupt as stop:
+            return stop.what, None
+        except _Stopped as stop:
+            error = f"HandlerStopped: {stop.args[0]}"
+            self.errors.append(HandlerError(c.name, d.message.id, self.clock._now, error))
+            return "handler stopped", error
+        except Exception as exc:  # learner code: record it, never let it end the run
+            error = f"{type(exc).__name__}: {exc}"
+            where = _where(exc)
+            self.errors.append(HandlerError(c.name, d.message.id, self.clock._now, error, where))
+            return "handler raised", error
+        return None
+
+    # --- running -------------------------------------------------------------------------------------------
+
+    def run(self) -> Run:
+        s = self.scenario
+        p = s.producers
+        for c in self.consumers:
+            self.sched.at(0.0, c.connect, 0, False, priority=-1)
+        for f in s.faults.schedule:
+            if f.kind == "broker_restart" and f.msg is None:
+                self.planned["broker_restart"].remove(f)
+                self.sched.at(f.at, self.restart_broker)  # type: ignore[arg-type]
+        keys = p.keys
+        for i in range(1, s.messages + 1):
+            producer = (i - 1) % p.count
+            t = ((i - 1) // p.count) / p.rate
+            self.sched.at(
+                t, self.publish, f"producer-{producer + 1}", f"m{i}", keys[(i - 1) % len(keys)], 1
+            )
+        budget = MAX_EVENTS_PER_MESSAGE * s.messages + 10_000
+        ran = self.sched.run(until=s.duration, max_events=budget)
+        if ran >= budget:
+            stopped = "max events"
+            self.notes.append(f"the run was stopped after {ran} events (t={self.clock._now:g}s).")
+        elif self.sched.pending():
+            stopped = "duration"
+        else:
+            stopped = "settled"
+        return Run(
+            s,
+            self.history,
+            end=self.clock._now,
+            stopped=stopped,
+            errors=self.errors,
+            notes=self.notes,
+            broker=dict(self.queues),
+        )
+
+
+def _where(exc: BaseException) -> str:
+    """The last line of the learner's code in the traceback (file:line), if any."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if not frame.filename.startswith(_PACKAGE_DIR):
+            return f"{frame.filename}:{frame.lineno}"
+    return ""
+
+
+def _bounded(handler: Callable[..., Any], d: Delivery, ctx: Context, max_steps: int) -> None:
+    """Call ``handler(d, ctx)``, stopping it after ``max_steps`` steps of code outside brokerlab.
+
+    A step is one bytecode instruction (``sys.settrace`` with ``f_trace_opcodes``): counting
+    lines is not enough, because ``while True: pass`` runs one line forever.
+    """
+    steps = 0
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal steps
+        if event == "opcode":
+            steps += 1
+            if steps > max_steps:
+                raise _Stopped(
+                    f"the handler ran more than {max_steps} steps for one delivery (in "
+                    f"{frame.f_code.co_name}, line {frame.f_lineno}): it looks like an endless "
+                    "loop. Make sure every loop ends; raise Consumers(max_steps=...) if it really "
+                    "needs more."
+                )
+        return local
+
+    def calls(frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+            return None  # brokerlab's own code does not count
+        frame.f_trace_opcodes = True
+        return local
+
+    previous = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        handler(d, ctx)
+    finally:
+        sys.settrace(previous)
+
+
+# --- the public entry points ----------------------------------------------------------------------
+
+
+def simulate(scenario: Scenario, handler: Callable[[Any, Context], Any] | None = None) -> Run:
+    """Run ``scenario`` and return its :class:`Run`.
+
+    ``handler`` overrides ``scenario.consumers.handler`` (and that overrides the mode's
+    built-in handler). The same scenario always gives the same history, byte for byte.
+    """
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(
+            f"scenario={scenario!r} is not a Scenario: build one with Scenario(...), e.g. "
+            "Scenario(messages=20, faults={'lost_ack': 0.1})."
+        )
+    if handler is not None:
+        scenario = replace(scenario, consumers=replace(scenario.consumers, handler=handler))
+    if scenario.broker.kind == "log":
+        raise ScenarioError(
+            "broker.kind='log' is not wired into the simulation yet: use 'queue' or 'exchange'."
+        )
+    return _Sim(scenario, scenario.consumers.handler).run()
+
+
+def compare(scenario: Scenario, modes: tuple[str, ...] = MODES) -> dict[str, Run]:
+    """Run the same scenario once per delivery mode (built-in handlers): ``{mode: Run}``."""
+    for m in modes:
+        if m not in MODES:
+            raise InvalidArgument(f"modes: {m!r} is not a mode; use some of {', '.join(MODES)}.")
+    base = replace(scenario, consumers=replace(scenario.consumers, handler=None))
+    return {m: simulate(base.with_mode(m)) for m in modes}
