@@ -55,7 +55,7 @@ from .log import DEFAULT_RETENTION_MS, Log
 from .scheduler import Scheduler
 from .stream import LogSource, Record, StreamProcessor, as_record
 from .stream_vs_batch import figure_and_ax, in_arrival_order
-from .windows import Window, check_millis, check_windows, merge_sessions
+from .windows import Window, check_count, check_millis, check_windows, merge_sessions
 
 View = dict[tuple[Any, Window], Any]
 
@@ -239,6 +239,7 @@ def run_lambda(
     """
     recs = in_arrival_order(records)
     check_millis("batch_every", batch_every, low=1, what="the batch interval", example=60_000)
+    check_count("samples", samples, what="the number of samples", example=100)
     sched = Scheduler()
     lam = LambdaArchitecture(
         windows, agg=agg, batch_duration=batch_duration, speed_grace=speed_grace, clock=sched.clock
@@ -269,7 +270,6 @@ def run_lambda(
     sched.at(batch_every / 1000, tick, batch_every, priority=2)
     last = recs[-1].arrival if recs else 0
     horizon = max(last, batch_every) + batch_every + batch_duration  # type: ignore[operator]
-    check_millis("samples", samples, low=1, what="the number of samples (a count)", example=100)
     for i in range(samples + 1):
         sched.at(horizon * i / samples / 1000, sample, priority=3)
     sched.run()
@@ -422,7 +422,7 @@ class KappaArchitecture:
     def replay(self, n: int) -> int:
         """Let the new version read up to ``n`` more records (one poll); switch over once it has
         caught up. Returns how many records it read."""
-        check_millis("n", n, low=1, what="a number of records", example=100)
+        check_count("n", n, what="the number of records to replay", example=100)
         if self.new is None or self._new_source is None:
             raise InvalidArgument("no new version is replaying: call reprocess(...) first.")
         self._new_source.max_records = n
@@ -487,13 +487,11 @@ def run_kappa(
     """
     recs = in_arrival_order(records)
     check_millis("reprocess_at", reprocess_at, what="a processing time", example=60_000)
-    check_millis(
-        "replay_rate", replay_rate, low=1, what="records replayed per step (a count)", example=100
-    )
+    check_count("replay_rate", replay_rate, what="the records replayed per step", example=100)
     check_millis(
         "replay_every", replay_every, low=1, what="the time between replay steps", example=1000
     )
-    check_millis("samples", samples, low=1, what="the number of samples (a count)", example=100)
+    check_count("samples", samples, what="the number of samples", example=100)
     sched = Scheduler()
     kappa = KappaArchitecture(windows, agg=agg, grace=grace, clock=sched.clock)
     taken: list[tuple[int, int]] = []

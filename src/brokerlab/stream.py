@@ -64,7 +64,14 @@ from .aggregation import Aggregation, aggregation
 from .clock import Clock, VirtualClock
 from .errors import InvalidArgument, InvalidType
 from .watermark import StreamTime, check_bound_within_grace
-from .windows import SessionStore, Window, check_millis, check_timestamp, check_windows
+from .windows import (
+    SessionStore,
+    Window,
+    check_count,
+    check_millis,
+    check_timestamp,
+    check_windows,
+)
 
 EMIT_MODES = ("on_watermark", "on_close", "on_update")
 
@@ -213,12 +220,8 @@ class ArrivalSource:
     ) -> None:
         self.records = [as_record(r) for r in records]
         self.clock = clock or VirtualClock()
-        self.max_poll_records = check_millis(
-            "max_poll_records",
-            max_poll_records,
-            low=1,
-            what="max_poll_records (a count)",
-            example=500,
+        self.max_poll_records = check_count(
+            "max_poll_records", max_poll_records, what="max_poll_records", example=500
         )
         self.position = 0
 
@@ -273,9 +276,7 @@ class LogSource:
                 "ArrivalSource(records) for a list."
             )
         if max_records is not None:
-            check_millis(
-                "max_records", max_records, low=1, what="max_records (a count)", example=500
-            )
+            check_count("max_records", max_records, what="max_records", example=500)
         self.consumer = consumer
         self.timestamp = timestamp
         self.key = key
@@ -374,15 +375,13 @@ class StreamProcessor:
         self.emitted: list[Emission] = []
         self.side_output: list[LateRecord] = []
         self.records: list[Record] = []  # every record processed, in order
-        self.lateness: list[
-            int
-        ] = []  # per record: stream time - timestamp (Kafka's record-lateness)
+        # per record: stream time - timestamp (Kafka Streams' record-lateness metric)
+        self.lateness: list[int] = []
         self.counted_at: dict[int, int] = {}  # input position -> processing time first emitted
         self._state: dict[tuple[Any, Window], _WindowState] = {}
         self._sessions: dict[Any, SessionStore] = {}
-        self._pending: list[
-            tuple[int, int, Any, Window]
-        ] = []  # heap: (latest_time, seq, key, window)
+        # windows waiting for their first result, a heap of (latest_time, seq, key, window)
+        self._pending: list[tuple[int, int, Any, Window]] = []
         self._seq = 0
 
     # --- reading the state -----------------------------------------------------------------------

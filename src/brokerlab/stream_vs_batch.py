@@ -39,7 +39,7 @@ from .batch import BatchJob
 from .errors import InvalidArgument, check_range
 from .scheduler import Scheduler
 from .stream import ArrivalSource, Record, StreamProcessor, as_record
-from .windows import check_millis, check_windows
+from .windows import check_count, check_millis, check_windows
 
 # --- input -------------------------------------------------------------------------------------------
 
@@ -60,7 +60,7 @@ def generate_events(
     ``straggler_delay`` ms (a phone that was offline). Keys are drawn from ``keys``; values are 1.
     The same arguments always give the same events. ``offset`` is the arrival order.
     """
-    check_millis("n", n, low=1, what="the number of events (a count)", example=300)
+    check_count("n", n, what="the number of events", example=300)
     check_millis("interval", interval, low=1, what="the mean time between events", example=1000)
     check_millis("max_delay", max_delay, what="the largest network delay", example=3000)
     check_millis(

@@ -60,7 +60,14 @@ KINDS = ("tumbling", "hopping", "session")
 
 
 def check_millis(
-    name: str, value: Any, *, low: int = 0, what: str = "", why: str = "", example: int = 1000
+    name: str,
+    value: Any,
+    *,
+    low: int = 0,
+    what: str = "",
+    why: str = "",
+    example: int = 1000,
+    unit: str = "ms",
 ) -> int:
     """Return ``value`` as an int if it is a whole number of milliseconds >= ``low``, else raise.
 
@@ -69,19 +76,25 @@ def check_millis(
     if type(value) is int and value >= low:  # the common case, checked fast
         return value
     what = what or "a duration"
+    units = "milliseconds" if unit == "ms" else "number"
     if isinstance(value, bool) or not isinstance(value, Integral):
         kind = type(value).__name__
         raise InvalidType(
-            f"{name}={value!r} is a {kind}: {what} is a whole number of milliseconds. "
+            f"{name}={value!r} is a {kind}: {what} is a whole {units}. "
             f"Pass an int, e.g. {name}={example}."
         )
     value = int(value)
     if value < low:
         raise OutOfRange(
-            f"{name}={value!r} is out of range: {what} must be >= {low} ms"
+            f"{name}={value!r} is out of range: {what} must be >= {low}{' ' + unit if unit else ''}"
             f"{' (' + why + ')' if why else ''}. Pass e.g. {name}={example}."
         )
     return value
+
+
+def check_count(name: str, value: Any, *, what: str, example: int, low: int = 1) -> int:
+    """A whole number of things (records, samples...), ``low`` or more."""
+    return check_millis(name, value, low=low, what=what, example=example, unit="")
 
 
 def check_timestamp(timestamp: Any, name: str = "timestamp") -> int:
