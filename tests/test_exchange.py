@@ -244,18 +244,21 @@ def test_route_only_looks_and_record_counts():
 
 # --- properties ----------------------------------------------------------------------------------------
 
-PATTERNS = st.sampled_from(["#", "a.#", "*.b", "a.b", "*", "", "#.b.#", "a.*.c"])
-KEYS = st.sampled_from(["a", "a.b", "b", "", "a.b.c", "x.b", "a..c"])
+PATTERNS = st.sampled_from(["#", "a.#", "*.b", "a.b", "*", "", "#.b.#", "a.*.c", ".b", "b.#", "a"])
+KEYS = st.sampled_from(["a", "a.b", "b", "", "a.b.c", "x.b", "a..c", ".b", "."])
 
 
 @given(st.lists(st.tuples(st.sampled_from("pqrs"), PATTERNS), max_size=12), KEYS)
-def test_topic_route_is_the_set_of_queues_with_a_matching_binding(bindings, key):
+def test_topic_route_is_the_queues_with_a_matching_binding_in_binding_order(bindings, key):
+    # The exchange indexes bindings by their first word; the answer must not change.
     x = TopicExchange("T")
     for queue, pattern in bindings:
         x.bind(queue, pattern)
-    expected = {q for q, p in bindings if topic_matches(p, key)}
-    got = x.route(key)
-    assert len(got) == len(set(got)) and set(got) == expected
+    expected = list(dict.fromkeys(q for q, p in bindings if topic_matches(p, key)))
+    assert x.route(key) == expected
+    assert [b.queue for b in x.bindings if x.matches(b, key, {})] == [
+        q for q, p in dict.fromkeys(bindings) if topic_matches(p, key)
+    ]
 
 
 @given(
@@ -272,3 +275,30 @@ def test_unbinding_then_routing_matches_what_is_left(bindings, removals):
             left.discard(bindings[i])
     for key in {k for _, k in bindings}:
         assert set(x.route(key)) == {q for q, k in left if k == key}
+
+
+ARGS = st.dictionaries(
+    st.sampled_from(["a", "b", "x-a"]),
+    st.sampled_from([1, "1", None, True]),
+    max_size=3,
+)
+MODES = st.sampled_from([None, "all", "any", "all-with-x", "any-with-x"])
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from("pqr"), ARGS, MODES), max_size=8),
+    st.dictionaries(st.sampled_from(["a", "b", "x-a"]), st.sampled_from([1, "1", None, 1.0])),
+)
+def test_headers_route_agrees_with_headers_match(bindings, headers):
+    from brokerlab.routing import headers_match
+
+    x = HeadersExchange("H")
+    made = []
+    for queue, args, mode in bindings:
+        args = dict(args)
+        if mode is not None:
+            args["x-match"] = mode
+        x.bind(queue, arguments=args)
+        made.append((queue, args))
+    expected = list(dict.fromkeys(q for q, a in made if headers_match(a, headers)))
+    assert x.route(headers=headers) == expected

@@ -89,10 +89,10 @@ def test_regex_characters_in_words_are_literal():
 
 
 def test_compiled_patterns_are_cached():
-    routing._compile_topic.cache_clear()
+    routing.compile_topic.cache_clear()
     for _ in range(5):
         topic_matches("*.orange.*", "quick.orange.rabbit")
-    info = routing._compile_topic.cache_info()
+    info = routing.compile_topic.cache_info()
     assert info.misses == 1 and info.hits == 4
 
 

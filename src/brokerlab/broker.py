@@ -74,7 +74,7 @@ from .errors import (
 )
 from .exchange import Binding, DefaultExchange, Exchange, check_name, make_exchange
 from .message import Message, check_payload
-from .pubsub import Topic, check_fan_out, copy_message, fan_out
+from .pubsub import Topic, check_fan_out, copy_message, deliver_copies
 from .queue import Queue
 from .routing import check_arguments, check_headers, check_routing_key
 
@@ -462,7 +462,9 @@ class Broker:
         to the queues (SQS features; FIFO queues need ``group``). Everything is checked before
         anything is delivered: a refused publish changes nothing.
         """
-        x = self.exchange(exchange)
+        x = self._exchanges.get(exchange) if isinstance(exchange, str) else None
+        if x is None:
+            x = self.exchange(exchange)  # raises UnknownExchange
         check_routing_key(routing_key)
         payload = check_payload(payload)
         headers = dict(check_headers(headers))
@@ -472,22 +474,20 @@ class Broker:
             raise InvalidType(
                 f"id={id!r} is not a non-empty str. Pass e.g. id='order-17', or leave it out."
             )
-        targets = x.route(routing_key, headers)
+        targets = x._route(routing_key, headers)
         queues = [self._queues[name] for name in targets]
-        now = self.clock.now()
-        draft = Message("", payload, routing_key, headers, now, group, dedup_id)
-        check_fan_out(draft, queues, delay, ttl)
+        check_fan_out(queues, group, dedup_id, delay, ttl)
 
         message = Message(
             self._next_id() if id is None else id,
             payload,
             routing_key,
             headers,
-            now,
+            self.clock.now(),
             group,
             dedup_id,
         )
-        fan_out(message, queues, delay, ttl)
+        deliver_copies(message, queues, delay, ttl)
         x.record(targets)
         self._counts["published"] += 1
         returned = False

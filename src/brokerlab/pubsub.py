@@ -51,20 +51,28 @@ from .message import Message, check_payload
 from .queue import DELAY_MAX, TTL_MAX, Queue
 from .routing import check_arguments, check_headers, check_routing_key, headers_match, x_match_mode
 
-__all__ = ["Topic", "copy_message", "fan_out"]
+__all__ = ["Topic", "check_fan_out", "copy_message", "deliver_copies", "fan_out"]
+
+
+_SCALARS = {str, bytes, int, float, bool, type(None)}
+
+
+def _copy(value: Any) -> Any:
+    if value.__class__ in _SCALARS:
+        return value
+    if value.__class__ is dict and all(v.__class__ in _SCALARS for v in value.values()):
+        return dict(value)  # the common case, much cheaper than deepcopy
+    return copy.deepcopy(value)
 
 
 def copy_message(message: Message) -> Message:
     """An independent copy: same id, key and timestamp; headers (and a dict/list payload)
     copied, so one queue's consumer cannot change another queue's copy."""
-    payload = message.payload
-    if isinstance(payload, (dict, list, tuple)):
-        payload = copy.deepcopy(payload)
     return Message(
         message.id,
-        payload,
+        _copy(message.payload),
         message.key,
-        copy.deepcopy(message.headers),
+        _copy(message.headers),
         message.timestamp,
         message.group,
         message.dedup_id,
@@ -72,22 +80,36 @@ def copy_message(message: Message) -> Message:
 
 
 def check_fan_out(
-    message: Message, queues: Iterable[Queue], delay: float | None = None, ttl: float | None = None
+    queues: Iterable[Queue],
+    group: str | None = None,
+    dedup_id: str | None = None,
+    delay: float | None = None,
+    ttl: float | None = None,
 ) -> None:
-    """Raise if any of ``queues`` would refuse ``message`` (FIFO fields, delay, ttl), so that a
-    fan-out either reaches every queue or changes nothing."""
+    """Raise if any of ``queues`` would refuse a message with these FIFO fields, delay and
+    ttl, so that a fan-out either reaches every queue or changes nothing."""
     if delay is not None:
         check_range("delay", delay, 0, DELAY_MAX, "seconds (15 minutes)", who="SQS", example=0)
     if ttl is not None:
         check_range("ttl", ttl, 0, TTL_MAX, "seconds", who="the reference queue", example=60)
     for q in queues:
         if q.fifo:
-            check_fifo_fields(message.group, message.dedup_id, q.content_based_dedup, q.name)
+            check_fifo_fields(group, dedup_id, q.content_based_dedup, q.name)
             if delay is not None:
                 raise FifoError(
                     f"delay={delay!r} would reach FIFO queue {q.name!r}: SQS FIFO queues take no "
                     "per-message delay. Leave delay out."
                 )
+
+
+def deliver_copies(
+    message: Message, queues: list[Queue], delay: float | None = None, ttl: float | None = None
+) -> list[str]:
+    """Put an independent copy of ``message`` (same id) in each queue; return their names.
+    Call :func:`check_fan_out` first (or use :func:`fan_out`, which does both)."""
+    for q in queues:
+        q.enqueue(copy_message(message), delay=delay, ttl=ttl)
+    return [q.name for q in queues]
 
 
 def fan_out(
@@ -100,10 +122,8 @@ def fan_out(
     duplicate within its deduplication window (SQS), which is counted in its own stats.
     """
     queues = list(queues)
-    check_fan_out(message, queues, delay, ttl)
-    for q in queues:
-        q.enqueue(copy_message(message), delay=delay, ttl=ttl)
-    return [q.name for q in queues]
+    check_fan_out(queues, message.group, message.dedup_id, delay, ttl)
+    return deliver_copies(message, queues, delay, ttl)
 
 
 class _Subscription:
@@ -261,18 +281,17 @@ class Topic:
             for s in self._subs.values()
             if s.filter is None or headers_match(s.filter, headers)
         ]
-        draft = Message("", payload, key, headers, self.clock.now(), group, dedup_id)
-        check_fan_out(draft, matching)
+        check_fan_out(matching, group, dedup_id)
         message = Message(
             self._next_id() if id is None else id,
             payload,
             key,
             headers,
-            draft.timestamp,
+            self.clock.now(),
             group,
             dedup_id,
         )
-        fan_out(message, matching)
+        deliver_copies(message, matching)
         self._published += 1
         self._delivered += len(matching)
         self._filtered += len(self._subs) - len(matching)

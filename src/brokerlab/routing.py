@@ -66,6 +66,8 @@ __all__ = [
     "check_arguments",
     "check_headers",
     "check_routing_key",
+    "compile_headers",
+    "compile_topic",
     "headers_match",
     "topic_matches",
     "topic_words",
@@ -106,13 +108,13 @@ def check_routing_key(key: Any, name: str = "routing_key") -> str:
 def _check_table(name: str, table: Any, example: str) -> Mapping[str, Any]:
     if table is None:
         return {}
-    if not isinstance(table, Mapping):
+    if type(table) is not dict and not isinstance(table, Mapping):
         raise InvalidType(
             f"{name}={table!r} is a {type(table).__name__}: it must be a dict of str names to "
             f"values, e.g. {example}. Pass a dict (or None for none)."
         )
     for k in table:
-        if not isinstance(k, str):
+        if k.__class__ is not str and not isinstance(k, str):
             raise InvalidType(
                 f"{name} has the key {k!r} of type {type(k).__name__}: names are str. "
                 f"Use str keys, e.g. {example}."
@@ -155,9 +157,10 @@ def topic_words(key: str) -> list[str]:
 
 
 @lru_cache(maxsize=4096)
-def _compile_topic(pattern: str) -> Callable[[str], bool]:
-    """Turn a binding key into a function ``routing_key -> bool``. Cached: exchanges route on
-    every publish, and the same few patterns come back again and again."""
+def compile_topic(pattern: str) -> Callable[[str], bool]:
+    """Turn a binding key into a function ``routing_key -> bool`` (no type checks: use
+    :func:`topic_matches` for that). Cached: exchanges route on every publish, and the same
+    few patterns come back again and again."""
     words: list[str] = []
     for w in topic_words(pattern):
         if not (w == "#" and words and words[-1] == "#"):  # '#.#' means the same as '#'
@@ -241,14 +244,19 @@ def topic_matches(pattern: str, routing_key: str) -> bool:
             f"routing_key={routing_key!r} is a {type(routing_key).__name__}: a routing key is a "
             "str of dot-separated words, e.g. 'quick.orange.rabbit'."
         )
-    return _compile_topic(pattern)(routing_key)
+    return compile_topic(pattern)(routing_key)
 
 
 # --- headers ----------------------------------------------------------------------------------
 
 
+_PLAIN = {str, bytes, int, float, bool}
+
+
 def _same_value(expected: Any, actual: Any) -> bool:
     """Erlang ``==`` on AMQP field values (see the module docstring)."""
+    if expected.__class__ is actual.__class__ and expected.__class__ in _PLAIN:
+        return bool(expected == actual)  # the common case: same plain type
     if isinstance(expected, bool) or isinstance(actual, bool):
         return type(expected) is type(actual) and expected == actual
     if isinstance(expected, (str, bytes, bytearray)) and isinstance(
@@ -268,6 +276,30 @@ def _same_value(expected: Any, actual: Any) -> bool:
     return bool(expected == actual)
 
 
+def compile_headers(binding_arguments: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool]:
+    """Turn a headers binding's arguments into a function ``headers -> bool``.
+
+    Checks ``x-match`` (raises :class:`InvalidBinding`) and picks the conditions once, so an
+    exchange does not redo it on every publish. The headers passed later are not checked.
+    """
+    mode = x_match_mode(binding_arguments)
+    with_x = mode.endswith("-with-x")
+    conditions = [
+        (name, expected)
+        for name, expected in binding_arguments.items()
+        if name != "x-match" and (with_x or not name.startswith("x-"))
+    ]
+    missing = object()
+
+    def holds(name: str, expected: Any, headers: Mapping[str, Any]) -> bool:
+        actual = headers.get(name, missing)
+        return actual is not missing and (expected is None or _same_value(expected, actual))
+
+    if mode.startswith("all"):
+        return lambda headers: all(holds(n, e, headers) for n, e in conditions)
+    return lambda headers: any(holds(n, e, headers) for n, e in conditions)
+
+
 def headers_match(binding_arguments: Mapping[str, Any], headers: Mapping[str, Any]) -> bool:
     """Do a headers-exchange binding's arguments match a message's headers? (RabbitMQ's rules.)
 
@@ -284,12 +316,4 @@ def headers_match(binding_arguments: Mapping[str, Any], headers: Mapping[str, An
     """
     arguments = check_arguments(binding_arguments, "binding_arguments")
     message_headers = check_headers(headers)
-    mode = x_match_mode(arguments)
-    with_x = mode.endswith("-with-x")
-    results = (
-        name in message_headers
-        and (expected is None or _same_value(expected, message_headers[name]))
-        for name, expected in arguments.items()
-        if name != "x-match" and (with_x or not name.startswith("x-"))
-    )
-    return all(results) if mode.startswith("all") else any(results)
+    return compile_headers(arguments)(message_headers)
