@@ -128,6 +128,7 @@ __all__ = [
     "minimal_core",
     "problems",
     "validate",
+    "violations",
     "well_formed",
 ]
 
@@ -239,9 +240,13 @@ class Problem(NamedTuple):
 class Report:
     """What :func:`check` found: anomalies by kind, verdicts by property.
 
-    >>> report.ok("exactly-once")        # doctest: +SKIP
-    >>> report.verdicts["at-least-once"]  # doctest: +SKIP
-    >>> for a in report.lost: print(a.msg, a.indices)  # doctest: +SKIP
+    - ``report.lost``, ``.duplicated``, ``.order``, ``.offsets``, ``.dead_lettered``,
+      ``.unfinished``: lists of :class:`Anomaly`, each quoting its events;
+    - ``report.verdicts[prop]``: a :class:`Verdict` with a one-line reason;
+      ``report.ok(prop)`` is its ``ok``;
+    - ``report.problems``: well-formedness problems (only with ``check(..., strict=False)``);
+    - ``report.messages`` (published), ``report.processed`` (took effect, per group),
+      ``report.events``.
     """
 
     def __init__(
@@ -1158,36 +1163,103 @@ def _crash_after(x: Event, crashes: dict[str, list[int]], events: list[Event]) -
 # --- the smallest failing history ------------------------------------------------------------------
 
 
-def minimal_core(history: History, property: str) -> History:  # noqa: A002
+# which anomalies break which property
+_BREAKS = {
+    "at-most-once": ("duplicated",),
+    "at-least-once": ("lost",),
+    "exactly-once": ("lost", "duplicated"),
+    "per-key-order": ("order",),
+    "per-partition-order": ("order",),
+    "offsets": ("offsets",),
+}
+
+
+def violations(report: Report, property: str) -> list[Anomaly]:  # noqa: A002
+    """The anomalies in ``report`` that break ``property`` (empty if it holds)."""
+    prop = property_name(property)
+    found = [a for kind in _BREAKS[prop] for a in getattr(report, kind)]
+    if prop == "per-key-order":
+        return [a for a in found if a.what == "key"]
+    if prop == "per-partition-order":
+        return [a for a in found if a.what == "partition"]
+    return found
+
+
+def _identity(a: Anomaly) -> tuple[Any, ...]:
+    """What makes two anomalies "the same failure" across sub-histories (not the indices)."""
+    return (a.kind, a.what, a.msg, a.group, a.key, a.partition)
+
+
+def minimal_core(
+    history: History,
+    property: str,  # noqa: A002
+    *,
+    anomaly: Anomaly | None = None,
+) -> History:
     """A 1-minimal sub-history of ``history`` that is well-formed and still violates ``property``.
 
     Greedy delta debugging: try dropping chunks of events (halves, quarters, ..., single events),
     keep every drop after which the history is still well-formed and still fails, and repeat
-    single-event passes until none can be dropped. The result is *1-minimal*: dropping any one
-    of its events makes it either malformed or pass. (Not necessarily the globally smallest:
-    that would need trying every subset.) Events are copied and renumbered from 0.
+    single-event passes until none can be dropped. Events are copied and renumbered from 0.
+
+    It works in two phases, so that the core explains the failure that really happened:
+
+    1. keep the *same* anomaly failing (``anomaly``, by default the first one in the report that
+       breaks ``property``: the same kind, message, group, key and partition). Without this,
+       dropping a ``process`` event would manufacture a "lost" message of its own.
+    2. then keep dropping while *any* anomaly still breaks ``property``.
+
+    The result is *1-minimal*: dropping any one of its events makes it malformed or makes
+    ``property`` hold. (Not necessarily the smallest possible: that would mean trying every
+    subset.)
+
+    >>> h = History()
+    >>> for e in [("publish", "m1"), ("publish", "m2"), ("deliver", "m1"), ("ack", "m1"),
+    ...           ("deliver", "m2"), ("ack", "m2"), ("process", "m2")]:
+    ...     _ = h.record(0, "producer" if e[0] == "publish" else "consumer", *e)
+    >>> minimal_core(h, "at-least-once").events
+    [<#0 t=0 producer publish m1>, <#1 t=0 consumer deliver m1>, <#2 t=0 consumer ack m1>]
     """
     prop = property_name(property)
     _check_history(history)
     validate(history)
-    if check(history).ok(prop):
+    found = violations(check(history), prop)
+    if not found:
         raise InvalidArgument(
             f"the history does not violate {prop}: there is no failing core to find. "
             "Pass a history whose report says ok(...) is False."
         )
+    if anomaly is not None and not any(_identity(a) == _identity(anomaly) for a in found):
+        raise InvalidArgument(
+            f"anomaly={anomaly!r} is not one of the anomalies of this history that break {prop}. "
+            f"Pick one of violations(check(history), {prop!r})."
+        )
+    target = _identity(anomaly if anomaly is not None else found[0])
+
+    def same(indices: list[int]) -> bool:
+        sub = history.select(indices)
+        if problems(sub):
+            return False
+        return any(_identity(a) == target for a in violations(check(sub, strict=False), prop))
 
     def fails(indices: list[int]) -> bool:
         sub = history.select(indices)
         return not problems(sub) and not check(sub, strict=False).ok(prop)
 
-    keep = list(range(len(history)))
+    keep = _shrink(list(range(len(history))), same)
+    keep = _shrink(keep, fails)
+    return history.select(keep)
+
+
+def _shrink(keep: list[int], still_fails: Any) -> list[int]:
+    """Greedy delta debugging: drop chunks, then single items, while ``still_fails`` holds."""
     chunk = max(1, len(keep) // 2)
     while True:
         removed = False
         i = 0
         while i < len(keep):
             candidate = keep[:i] + keep[i + chunk :]
-            if candidate and fails(candidate):
+            if candidate and still_fails(candidate):
                 keep = candidate
                 removed = True
             else:
@@ -1195,5 +1267,4 @@ def minimal_core(history: History, property: str) -> History:  # noqa: A002
         if chunk > 1:
             chunk //= 2
         elif not removed:
-            break
-    return history.select(keep)
+            return keep
