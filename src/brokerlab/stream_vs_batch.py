@@ -238,12 +238,8 @@ class SideBySide:
     def summary(self) -> dict[str, dict[str, float | int | None]]:
         """Median and 95th-percentile latency (ms), final completeness and records dropped."""
         out = {}
-        for system in ("stream", "batch"):
-            lat = sorted(
-                x
-                for x in (self.stream_latency if system == "stream" else self.batch_latency)
-                if x is not None
-            )
+        for system, latencies in (("stream", self.stream_latency), ("batch", self.batch_latency)):
+            lat = sorted(x for x in latencies if x is not None)
             out[system] = {
                 "median_latency": median(lat) if lat else None,
                 "p95_latency": lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None,
