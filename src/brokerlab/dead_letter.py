@@ -162,7 +162,7 @@ def check_dead_letter_target(source: str, fifo: bool, target: Any) -> None:
         return
     if not callable(getattr(target, "receive_dead_letter", None)):
         raise InvalidType(
-            f"dead_letter={target!r} cannot take dead letters: pass a Queue, an object with a "
+            f"dead_letter={target!r} cannot take dead letters. Pass a Queue, an object with a "
             "receive_dead_letter(message) method (for example an exchange), or None."
         )
     target_fifo = getattr(target, "fifo", None)

@@ -297,7 +297,7 @@ class Queue:
             clock = VirtualClock()
         elif not callable(getattr(clock, "now", None)):
             raise InvalidType(
-                f"clock={clock!r} has no now() method: pass a brokerlab.clock.VirtualClock "
+                f"clock={clock!r} has no now() method. Pass a brokerlab.clock.VirtualClock "
                 "(or RealClock), or None for a fresh VirtualClock."
             )
         for flag_name, flag in (("fifo", fifo), ("content_based_dedup", content_based_dedup)):
@@ -1333,6 +1333,13 @@ class Queue:
         if e is not None and (delivery.__class__ is not str or self._handle_matches(delivery, e)):
             return e
         shown = f"delivery tag {tag}" if delivery.__class__ is not str else f"receipt {delivery!r}"
+        if (
+            e is not None or tag in self._inflight
+        ):  # a live tag, but the handle names another message
+            raise UnknownReceipt(
+                f"{shown} was never issued by queue {self.name!r}: delivery tag {tag} belongs to "
+                "another message. Pass the receipt handle exactly as receive() returned it."
+            )
         why = self._stale.get(tag)
         if why is not None:
             raise StaleReceipt(
@@ -1340,7 +1347,7 @@ class Queue:
                 "the latest receive or delivery). Real SQS would answer success here without "
                 "deleting anything; the reference queue raises so that the lost delete shows."
             )
-        if 1 <= tag < self._next_tag and (delivery.__class__ is not str or e is None):
+        if 1 <= tag < self._next_tag:
             raise AlreadyAcknowledged(
                 f"{shown} of queue {self.name!r} was already acked, nacked or rejected: a "
                 "delivery is settled once (RabbitMQ closes the channel with PRECONDITION_FAILED - "
