@@ -46,6 +46,14 @@ Deliberate simplifications, named here once:
   (balance, minimal movement) but may choose different partitions to move;
 - a commit is checked against the partitions the member owns now; Kafka checks the member's
   generation, which amounts to the same thing after a rebalance.
+
+Sources: Apache Kafka documentation, *Consumer Configs* (``auto.offset.reset``,
+``enable.auto.commit``, ``auto.commit.interval.ms``, ``max.poll.records``,
+``session.timeout.ms``, ``heartbeat.interval.ms``, ``max.poll.interval.ms``,
+``isolation.level``, ``partition.assignment.strategy``) and *Broker Configs*
+(``group.min.session.timeout.ms`` 6000, ``group.max.session.timeout.ms`` 1800000); Kafka's
+``RangeAssignor.java``, ``RoundRobinAssignor.java``, ``AbstractStickyAssignor.java`` and
+``ConsumerCoordinator.java`` (auto-commit before a rebalance); KIP-54, KIP-62, KIP-429, KIP-735.
 """
 
 from __future__ import annotations

@@ -36,6 +36,11 @@ Modules: this one holds the storage (:class:`Partition`, :class:`Topic`, :class:
 :mod:`brokerlab.producer` the idempotent producer, :mod:`brokerlab.transactions` the
 transaction coordinator, :mod:`brokerlab.consumer_group` consumers, groups and assignors,
 :mod:`brokerlab.partitioning` the key hash.
+
+Sources: Apache Kafka documentation, *Topic Configs* (``retention.ms``, ``retention.bytes``,
+``segment.bytes``, ``segment.ms``) and *Broker Configs* (``num.partitions``); Kafka's
+``UnifiedLog`` (log start offset, high watermark, last stable offset) and
+``ProducerStateManager`` (idempotence bookkeeping).
 """
 
 from __future__ import annotations

@@ -29,6 +29,11 @@ unbounded) have nothing to act on; retries are made explicit with :meth:`Produce
 Transactions (``transactional_id=``) are in :mod:`brokerlab.transactions`; the producer's
 ``init_transactions``, ``begin_transaction``, ``send_offsets_to_transaction``,
 ``commit_transaction`` and ``abort_transaction`` call into it.
+
+Sources: Apache Kafka documentation, *Producer Configs* (``enable.idempotence``, ``acks``,
+``retries``, ``batch.size``, ``max.in.flight.requests.per.connection``,
+``transaction.timeout.ms``); KIP-98 (idempotent producer and transactions), KIP-679
+(idempotence on by default); Kafka's ``ProducerStateEntry.NUM_BATCHES_TO_RETAIN`` = 5.
 """
 
 from __future__ import annotations
@@ -435,7 +440,8 @@ class Producer:
         count = len(values)
         if not count:
             return []
-        if set(map(type, values)) <= {bytes}:  # plain bytes: nothing to convert
+        plain = set(map(type, values)) <= {bytes}  # plain bytes: nothing to convert
+        if plain:
             values = values if type(values) is list else list(values)
         else:
             values = [check_payload(v, "value") for v in values]
@@ -455,11 +461,11 @@ class Producer:
         if partition is not None:
             runs = [(partition, 0, count)]
         elif keys is not None:
-            runs = self._keyed_runs(t.name, n, keys, values, now)
+            runs = self._keyed_runs(t.name, n, keys, values, now, plain)
         elif n == 1:
             runs = [(0, 0, count)]  # one partition: nothing to choose
         else:
-            runs = self._unkeyed_runs(t.name, n, [None] * count, values, 0, now)
+            runs = self._unkeyed_runs(t.name, n, values, 0, now, plain)
         if keys is None:
             keys = [None] * count
         out: list[BatchMetadata] = []
@@ -475,15 +481,16 @@ class Producer:
             out.append(BatchMetadata(t.name, index, base, m, stamp))
         return out
 
-    def _unkeyed_runs(self, topic, n, keys, values, start, now) -> list[tuple[int, int, int]]:
-        sizes = list(map(record_size, keys, values))
+    def _unkeyed_runs(self, topic, n, values, start, now, plain) -> list[tuple[int, int, int]]:
+        """Runs for records without a key, placed by the sticky partitioner by their size."""
+        sizes = list(map(len, values)) if plain else [record_size(None, v) for v in values]
         runs = []
         for index, run in self._partitioner.unkeyed(topic, n, sizes, now):
             runs.append((index, start, start + run))
             start += run
         return runs
 
-    def _keyed_runs(self, topic, n, keys, values, now) -> list[tuple[int, int, int]]:
+    def _keyed_runs(self, topic, n, keys, values, now, plain) -> list[tuple[int, int, int]]:
         part = self._partitioner
         runs: list[tuple[int, int, int]] = []
         i = 0
@@ -494,7 +501,7 @@ class Producer:
                 j = i
                 while j < count and keys[j] is None:
                     j += 1
-                runs.extend(self._unkeyed_runs(topic, n, keys[i:j], values[i:j], i, now))
+                runs.extend(self._unkeyed_runs(topic, n, values[i:j], i, now, plain))
                 i = j
                 continue
             index = part.for_key(key, n)

@@ -33,6 +33,11 @@ Deliberate simplifications: the coordinator is not a partition of ``__transactio
 two-phase commit (PrepareCommit, markers, CompleteCommit) happens at one instant; the fenced
 error after a timeout is :class:`~brokerlab.errors.ProducerFenced` (Kafka >= 2.7 reports
 ``InvalidProducerEpochException`` there, KIP-588).
+
+Sources: KIP-98 (exactly-once delivery and transactional messaging), KIP-447 (exactly-once with
+consumer-group offsets), KIP-588; Apache Kafka documentation, *Producer Configs*
+(``transactional.id``, ``transaction.timeout.ms`` = 60000), *Broker Configs*
+(``transaction.max.timeout.ms`` = 900000) and *Consumer Configs* (``isolation.level``).
 """
 
 from __future__ import annotations
