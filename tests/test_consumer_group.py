@@ -272,7 +272,7 @@ def test_commit_checks_ownership_and_values_and_changes_nothing(log):
     before = _state(log)
     with pytest.raises(NotAssigned, match="orders-3 is not assigned to consumer 'a'"):
         a.commit({("orders", 0): 6, ("orders", 3): 1})
-    with pytest.raises(OutOfRange, match="offset=-2 is out of range"):
+    with pytest.raises(OutOfRange, match="offset=-2 for orders-0 is negative"):
         a.commit({("orders", 0): -2})
     with pytest.raises(InvalidArgument, match="has no group"):
         log.consumer().commit({("orders", 0): 1})

@@ -313,7 +313,7 @@ def test_bad_topic_and_partition_input_names_the_fix_and_changes_nothing(log):
             lambda: p.send("orders", b"x", partition=3),
         ),
         (InvalidType, "partition=", lambda: p.send("orders", b"x", partition="0")),
-        (OutOfRange, "offset=-1 is out of range", lambda: c.seek(("orders", 0), -1)),
+        (OutOfRange, "offset=-1 is negative.*seek_to_beginning", lambda: c.seek(("orders", 0), -1)),
         (NotAssigned, "not assigned to consumer", lambda: c.seek(("orders", 1), 0)),
         (UnknownTopic, "is not a topic", lambda: c.assign([("nope", 0)])),
         (OutOfRange, "allows 0..2", lambda: c.assign([("orders", 9)])),
@@ -409,3 +409,17 @@ def test_send_batch_places_records_like_single_sends(records):
     many.send_batch("t", [v for _, v in records], keys=[k for k, _ in records])
     for pa, pb in zip(log_a.topic("t").partitions, log_b.topic("t").partitions, strict=True):
         assert pa._values == pb._values and pa._keys == pb._keys
+
+
+def test_reading_outside_the_retained_log_is_refused(log):
+    log.producer().send("orders", b"x", partition=0)
+    part = log.topic("orders").partition(0)
+    with pytest.raises(OffsetOutOfRange, match="outside orders-0's retained log 0..1"):
+        part.read(2, 10)
+    assert part.read(1, 10) is None and part.read(0, 10)[2] == [b"x"]
+
+
+def test_a_refused_client_does_not_use_up_a_name(log):
+    with pytest.raises(InvalidArgument):
+        log.producer(partitioner="nope")
+    assert log.producer().name == "producer-1"

@@ -71,6 +71,7 @@ from .errors import (
     NoOffsetForPartition,
     NotAssigned,
     OffsetOutOfRange,
+    OutOfRange,
     check_choice,
     check_range,
 )
@@ -319,13 +320,10 @@ def check_offsets(log: Log, offsets: Any, name: str = "offsets") -> dict[TopicPa
                 f"offset={offset!r} for {part.tp!r} is a {type(offset).__name__}: an offset is an int >= 0."
             )
         if offset < 0:
-            check_range(
-                "offset",
-                offset,
-                0,
-                2**63 - 1,
-                who=f"a commit for {part.tp!r}",
-                example=part.log_end_offset,
+            raise OutOfRange(
+                f"offset={offset} for {part.tp!r} is negative: a committed offset is the next "
+                f"offset to read, 0 or more. Pass e.g. {part.log_end_offset} (the log end) or the "
+                "position after the last record you processed."
             )
         out[part.tp] = offset
     return out
@@ -918,13 +916,9 @@ class Consumer:
                 f"offset={offset!r} is a {type(offset).__name__}: an offset is an int >= 0."
             )
         if offset < 0:
-            check_range(
-                "offset",
-                offset,
-                0,
-                2**63 - 1,
-                who="seek() (Kafka: 'seek offset must not be a negative number')",
-                example=0,
+            raise OutOfRange(
+                f"offset={offset} is negative: offsets count from 0 (Kafka: 'seek offset must not "
+                "be a negative number'). Pass 0 or more, or use seek_to_beginning()."
             )
         self._positions[tp] = offset
 

@@ -57,6 +57,7 @@ from .errors import (
     AlreadyExists,
     InvalidArgument,
     InvalidType,
+    OffsetOutOfRange,
     OutOfOrderSequence,
     ProducerFenced,
     UnknownGroup,
@@ -501,6 +502,11 @@ class Partition:
         or ``None`` if there is nothing to read. ``next`` is the position after them (it skips
         markers and, for ``read_committed``, aborted records). Reads stop at the high watermark,
         or at the last stable offset when ``committed_only``."""
+        if not self.log_start_offset <= position <= self.log_end_offset:
+            raise OffsetOutOfRange(
+                f"position={position} is outside {self.tp!r}'s retained log "
+                f"{self.log_start_offset}..{self.log_end_offset}. Read from an offset in that range."
+            )
         upper = self.last_stable_offset if committed_only else self.log_end_offset
         end = min(upper, position + max_records)
         if end <= position:
@@ -800,8 +806,9 @@ class Log:
         from .producer import Producer
 
         self._maintain()
-        self._producer_count += 1
-        return Producer(self, index=self._producer_count, **config)
+        producer = Producer(self, index=self._producer_count + 1, **config)
+        self._producer_count += 1  # only once the settings were accepted
+        return producer
 
     def consumer(self, **config: Any) -> Consumer:
         """A new :class:`~brokerlab.consumer_group.Consumer`; see its docstring for settings."""
