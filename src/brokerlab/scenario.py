@@ -114,7 +114,9 @@ class Producers:
     - ``idempotent``: the broker drops a retried publish it already has. On a log this is
       Kafka's idempotent producer (sequence numbers per partition, on by default since
       Kafka 3.0); on a queue it needs an SQS FIFO queue (deduplication id = message id, a
-      5-minute window), which the simulation then uses.
+      5-minute window), which the simulation then uses. ``None`` (the default) means each
+      broker's own default: on for a log (unless the producer never retries: Kafka refuses
+      idempotence with ``retries=0``), off for a queue.
     """
 
     count: int = 1
@@ -122,7 +124,7 @@ class Producers:
     keys: int | Sequence[str] = 1
     retries: int | None = None
     confirm_timeout: float = 1.0
-    idempotent: bool = False
+    idempotent: bool | None = None
 
     def __post_init__(self) -> None:
         _int("producers.count", self.count, 1, 100, "Pass count=1 or more.")
@@ -167,7 +169,18 @@ class Producers:
             "Pass the seconds a producer waits for a confirm, e.g. 1.0.",
             open_low=True,
         )
-        _bool("producers.idempotent", self.idempotent)
+        if self.idempotent is not None:
+            _bool("producers.idempotent", self.idempotent)
+
+    def idempotent_for(self, setup: str, mode: str) -> bool:
+        """Whether the producers are idempotent on ``setup`` under ``mode`` (see ``idempotent``).
+
+        Kafka turns idempotence on by default only when nothing conflicts with it (KIP-679):
+        a producer that never retries is not idempotent.
+        """
+        if self.idempotent is not None:
+            return self.idempotent
+        return setup == "log" and self.retries_for(mode) > 0
 
     def retries_for(self, mode: str) -> int:
         """The retries actually used under ``mode`` (see ``retries``)."""
@@ -180,8 +193,8 @@ class Producers:
         extra = f", {len(self.keys)} keys" if len(self.keys) > 1 else ""
         if self.retries is not None:
             extra += f", retries={self.retries}"
-        if self.idempotent:
-            extra += ", idempotent"
+        if self.idempotent is not None:
+            extra += ", idempotent" if self.idempotent else ", not idempotent"
         return f"Producers({self.count} producer{s} at {self.rate:g}/s{extra})"
 
 
@@ -428,6 +441,21 @@ class Scenario:
                 "faults: 'duplicate_delivery' cannot happen with producers.idempotent=True on a "
                 "queue: that queue is an SQS FIFO queue, which never stores a message twice. "
                 "Remove the fault, or pass idempotent=False."
+            )
+        if (
+            kind == "log"
+            and self.producers.idempotent
+            and self.producers.retries_for(self.consumers.mode) == 0
+        ):
+            raise ScenarioError(
+                "producers.idempotent=True with retries=0 (at-most-once producers never retry): "
+                "Kafka refuses enable.idempotence=true with retries=0 (ConfigException). Pass "
+                "retries=1 or more, or idempotent=False."
+            )
+        if kind == "log" and not self.broker.durable:
+            raise ScenarioError(
+                "broker.durable=False needs kind='queue' or 'exchange': a Kafka log keeps its "
+                "records on disk across a restart. Pass durable=True for a log."
             )
         if self.producers.idempotent and kind == "exchange":
             raise ScenarioError(

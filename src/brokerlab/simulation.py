@@ -79,13 +79,22 @@ import sys
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from random import Random
 from typing import Any
 
 from .checker import Report, check
-from .errors import InvalidArgument, PoisonMessage, ScenarioError
+from .errors import (
+    BrokerError,
+    CommitFailed,
+    InvalidArgument,
+    NotAssigned,
+    OutOfOrderSequence,
+    PoisonMessage,
+    ScenarioError,
+)
 from .faults import Fault
 from .history import History
 from .message import Delivery, Message
@@ -115,6 +124,22 @@ MAX_CTX_CALLS = 100
 #: A run stops after this many events per message (a safety net; see ``Run.stopped``).
 MAX_EVENTS_PER_MESSAGE = 2000
 
+# Log setups: names, and the consumer settings that are not Kafka's defaults (see the docstring).
+TOPIC = "orders"
+GROUP = "workers"
+EFFECTS_TOPIC = "effects"  # where a transactional consumer writes its effects
+DEAD_LETTER_TOPIC = "orders.DLT"  # Spring Kafka's naming for a dead-letter topic
+#: ``session.timeout.ms`` for the group's members: 10 s, Kafka's default before 3.0 (KIP-735
+#: raised it to 45 s); shorter, so a crashed member's partitions stall for less virtual time.
+SESSION_TIMEOUT_MS = 10_000
+#: ``max.poll.interval.ms``: Kafka's default, 300000 ms (5 minutes).
+MAX_POLL_INTERVAL = 300.0
+#: Kafka producer ``delivery.timeout.ms`` (120000) and ``retry.backoff.ms`` (100), in seconds.
+DELIVERY_TIMEOUT = 120.0
+RETRY_BACKOFF = 0.1
+#: How often an idle member polls (a real one polls in a loop; once a minute is enough here).
+KEEPALIVE = 60.0
+
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 
@@ -142,18 +167,47 @@ def idempotent(delivery: Delivery, ctx: Context) -> None:
     ctx.ack()
 
 
+def commit_then_process(record: LogDelivery, ctx: LogContext) -> None:
+    """At-most-once on a log: commit past the record, then do the work."""
+    ctx.commit(record)
+    ctx.effect()
+
+
+def process_then_commit(record: LogDelivery, ctx: LogContext) -> None:
+    """At-least-once on a log: process the whole batch, then commit it."""
+    ctx.effect()
+    if ctx.last_in_batch:
+        ctx.commit()
+
+
+def transactional(record: LogDelivery, ctx: LogContext) -> None:
+    """Exactly-once effect on a log: the effect and this record's offset in one transaction."""
+    with ctx.transaction():
+        ctx.effect()
+        ctx.commit(record)
+
+
 _BUILTIN = {
-    "at-most-once": ack_then_process,
-    "at-least-once": process_then_ack,
-    "exactly-once": idempotent,
+    "queue": {
+        "at-most-once": ack_then_process,
+        "at-least-once": process_then_ack,
+        "exactly-once": idempotent,
+    },
+    "log": {
+        "at-most-once": commit_then_process,
+        "at-least-once": process_then_commit,
+        "exactly-once": transactional,
+    },
 }
 
 
-def builtin_handler(mode: str, setup: str = "queue") -> Callable[[Any, Context], Any]:
-    """The handler the simulation runs for ``mode`` when a scenario gives none."""
-    if mode not in _BUILTIN:
+def builtin_handler(mode: str, setup: str = "queue") -> Callable[[Any, Any], Any]:
+    """The handler the simulation runs for ``mode`` on ``setup`` when a scenario gives none."""
+    if mode not in MODES:
         raise InvalidArgument(f"mode={mode!r} is not allowed: use one of {', '.join(MODES)}.")
-    return _BUILTIN[mode]
+    if setup not in ("queue", "exchange", "log"):
+        raise InvalidArgument(f"setup={setup!r} is not allowed: use 'queue', 'exchange' or 'log'.")
+    return _BUILTIN["log" if setup == "log" else "queue"][mode]
 
 
 # --- what a handler sees ---------------------------------------------------------------------------
@@ -205,15 +259,17 @@ class _Stopped(BaseException):
 class Context:
     """What a handler can do with its delivery (see the module docstring)."""
 
-    __slots__ = ("_sim", "_consumer", "delivery", "store", "_calls", "settled")
+    __slots__ = ("_sim", "_consumer", "delivery", "store", "_calls", "settled", "_msg", "_key")
 
-    def __init__(self, sim: _Sim, consumer: _QueueConsumer, delivery: Delivery) -> None:
+    def __init__(self, sim: _Sim, consumer: Any, delivery: Any) -> None:
         self._sim = sim
         self._consumer = consumer
         self.delivery = delivery
         self.store = consumer.store
         self._calls = 0
         self.settled = False
+        self._msg: str = delivery.id
+        self._key: str | None = delivery.key
 
     @property
     def now(self) -> float:
@@ -241,9 +297,8 @@ class Context:
         Raises :class:`~brokerlab.errors.PoisonMessage` if the message is poison.
         """
         self._count("effect")
-        sim, c, d = self._sim, self._consumer, self.delivery
-        msg = d.message.id
-        if sim.strikes("crash_before_processing", msg, d):
+        sim, msg = self._sim, self._msg
+        if sim.strikes("crash_before_processing", msg, self.delivery):
             raise _Interrupt("before processing")
         if msg in sim.poison:
             raise PoisonMessage(
@@ -251,19 +306,23 @@ class Context:
                 "reject it (ctx.nack(requeue=False)) to dead-letter it at once."
             )
         info = {} if value is None else {"value": value}
-        if c.group is not None:
-            info["group"] = c.group
-        sim.history.record(sim.clock._now, c.name, "process", msg, key=d.message.key, **info)
+        self._did_effect(info, remember)
+        if sim.strikes("crash_after_processing", msg, self.delivery):
+            raise _Interrupt("after processing")
+
+    def _did_effect(self, info: dict[str, Any], remember: Any) -> None:
+        c = self._consumer
+        info.update(c.group_info)
+        self._sim.history.record(
+            self._sim.clock._now, c.name, "process", self._msg, key=self._key, **info
+        )
         if remember is not None:
             self.store.add(remember)
-        if sim.strikes("crash_after_processing", msg, d):
-            raise _Interrupt("after processing")
 
     def ack(self) -> None:
         """Acknowledge the delivery: the broker forgets the message."""
         self._count("ack")
-        sim, c, d = self._sim, self._consumer, self.delivery
-        msg = d.message.id
+        sim, c, d, msg = self._sim, self._consumer, self.delivery, self._msg
         if sim.strikes("lost_ack", msg, d):
             sim.history.record(sim.clock._now, c.name, "lost", msg, what="ack")
             raise _Interrupt("ack lost")
@@ -277,8 +336,7 @@ class Context:
         self._count("nack")
         if not isinstance(requeue, bool):
             raise InvalidArgument(f"requeue={requeue!r} is not a bool: pass True or False.")
-        sim, c, d = self._sim, self._consumer, self.delivery
-        msg = d.message.id
+        sim, c, d, msg = self._sim, self._consumer, self.delivery, self._msg
         sim.dead_now.clear()
         c.channel.nack(d, requeue)
         self.settled = True
@@ -292,14 +350,159 @@ class Context:
         by default, so the message is dead-lettered (reason ``rejected``)."""
         self.nack(requeue)
 
-    def commit(self, *args: Any, **kwargs: Any) -> None:
+    def commit(self, delivery: Any = None) -> None:
+        """Commit offsets: log setups only."""
         raise InvalidArgument(
             "ctx.commit() is for log setups (Kafka commits offsets); on a queue, settle the "
             "delivery with ctx.ack()."
         )
 
+    def transaction(self) -> Any:
+        """A Kafka transaction: log setups only."""
+        raise InvalidArgument(
+            "ctx.transaction() is for log setups (Kafka transactions); on a queue, make the "
+            "effect idempotent with ctx.store and ctx.effect(remember=...)."
+        )
+
     def __repr__(self) -> str:
-        return f"Context({self._consumer.name}, {self.delivery.message.id}, t={self.now:g})"
+        return f"Context({self._consumer.name}, {self._msg}, t={self.now:g})"
+
+
+class LogDelivery:
+    """One record handed to a log consumer's handler: a Kafka ``ConsumerRecord`` plus the id.
+
+    ``id`` is the message id (``"m3"``), the same for every copy of a message; ``key``,
+    ``payload``, ``partition`` and ``offset`` come from the record; ``record`` is the
+    :class:`~brokerlab.log.Record` itself.
+    """
+
+    __slots__ = ("id", "key", "payload", "partition", "offset", "record")
+
+    def __init__(self, record: Any) -> None:
+        self.record = record
+        self.payload = record.value
+        self.id = f"m{record.value}"
+        self.key = None if record.key is None else record.key.decode("utf-8")
+        self.partition = record.partition
+        self.offset = record.offset
+
+    @property
+    def topic(self) -> str:
+        return self.record.topic
+
+    def __repr__(self) -> str:
+        return f"LogDelivery({self.id!r}, {self.record.topic}-{self.partition}@{self.offset}, key={self.key!r})"
+
+
+class LogContext(Context):
+    """The context of a log consumer's handler: commits offsets instead of acking.
+
+    - ``ctx.commit()`` commits the whole batch the last poll returned (Kafka's ``commitSync()``);
+      ``ctx.commit(record)`` commits just past one record (``commitSync({tp: offset + 1})``);
+    - ``with ctx.transaction(): ...`` makes the effects and the commits inside it one Kafka
+      transaction: they all happen (at the end of the block), or none does;
+    - ``ctx.first_in_batch`` / ``ctx.last_in_batch``: where this record is in its batch.
+
+    A commit the group refuses (the member was removed, or the partition moved in a rebalance)
+    raises the log's own :class:`~brokerlab.errors.CommitFailed` or
+    :class:`~brokerlab.errors.NotAssigned`; if the handler lets it escape, the consumer drops
+    the rest of its batch and polls again, as a Kafka poll loop that catches
+    ``CommitFailedException`` does.
+    """
+
+    __slots__ = ("_index", "_size", "_txn", "_txn_offsets")
+
+    def __init__(
+        self, sim: _Sim, consumer: _LogConsumer, delivery: LogDelivery, index: int, size: int
+    ) -> None:
+        super().__init__(sim, consumer, delivery)
+        self._index = index
+        self._size = size
+        self._txn: list[tuple[dict[str, Any], Any]] | None = None
+        self._txn_offsets: dict[Any, int] = {}
+
+    @property
+    def first_in_batch(self) -> bool:
+        return self._index == 0
+
+    @property
+    def last_in_batch(self) -> bool:
+        return self._index == self._size - 1
+
+    def _did_effect(self, info: dict[str, Any], remember: Any) -> None:
+        if self._txn is None:
+            super()._did_effect(info, remember)
+            return
+        c = self._consumer
+        c.txn_producer().send(EFFECTS_TOPIC, self.delivery.payload, key=self._key)
+        self._txn.append((info, remember))  # recorded when the transaction commits
+
+    def ack(self) -> None:
+        raise InvalidArgument(
+            "ctx.ack() is for queues: a log consumer commits offsets instead, with ctx.commit() "
+            "(the whole batch) or ctx.commit(record) (up to this record)."
+        )
+
+    def nack(self, requeue: bool = True) -> None:
+        raise InvalidArgument(
+            "ctx.nack() is for queues: a log has no per-message nack. Commit past the record to "
+            "skip it (ctx.commit(record)), or let the error escape to have it read again."
+        )
+
+    def commit(self, delivery: Any = None) -> None:
+        """Commit the batch (no argument) or up to and including ``delivery``."""
+        self._count("commit")
+        sim, c, msg = self._sim, self._consumer, self._msg
+        from .log import TopicPartition
+
+        if delivery is None:
+            offsets = dict(c.batch_end)
+        elif isinstance(delivery, LogDelivery):
+            offsets = {TopicPartition(delivery.topic, delivery.partition): delivery.offset + 1}
+        else:
+            raise InvalidArgument(
+                f"delivery={delivery!r} is not a record of this run: pass the record the handler "
+                "got (ctx.commit(record)), or nothing to commit the whole batch."
+            )
+        if sim.strikes("lost_ack", msg, self.delivery):
+            sim.history.record(sim.clock._now, c.name, "lost", msg, what="commit")
+            raise _Interrupt("commit lost")
+        if self._txn is not None:
+            c.txn_producer().send_offsets_to_transaction(offsets, c.member)
+            self._txn_offsets.update(offsets)
+        else:
+            done = c.member.commit(offsets)
+            c.record_commits(done)
+        self.settled = True
+
+    @contextmanager
+    def transaction(self) -> Iterator[LogContext]:
+        """Kafka's consume-transform-produce transaction around the block (see the class)."""
+        self._count("transaction")
+        if self._txn is not None:
+            raise InvalidArgument("a transaction is already open: Kafka transactions do not nest.")
+        sim, c = self._sim, self._consumer
+        producer = c.txn_producer()
+        producer.begin_transaction()
+        self._txn, self._txn_offsets = [], {}
+        try:
+            yield self
+        except (_Interrupt, _Stopped):
+            self._txn = None  # the process died: the transaction stays open until it is fenced
+            raise
+        except BaseException:
+            self._txn = None
+            with suppress(BrokerError):
+                producer.abort_transaction()
+            raise
+        effects, self._txn = self._txn, None
+        producer.commit_transaction()
+        now = sim.clock._now
+        for info, remember in effects:
+            sim.history.record(now, c.name, "process", self._msg, key=self._key, **info)
+            if remember is not None:
+                self.store.add(remember)
+        c.record_commits(self._txn_offsets)
 
 
 @dataclass(frozen=True)
@@ -527,6 +730,217 @@ class _QueueConsumer:
         sim.pump()
 
 
+class _LogConsumer:
+    """One consumer process of the group: a member of the log's group, polling batches."""
+
+    def __init__(self, sim: _Sim, name: str) -> None:
+        self.sim = sim
+        self.name = name
+        self.group: str | None = None
+        self.group_info: dict[str, Any] = {}
+        self.store = sim.stores.setdefault(None, DedupStore())
+        self.incarnation = 0
+        self.member: Any = None  # the log's Consumer (a group member) while alive
+        self.txn: Any = None  # this incarnation's transactional producer, made on first use
+        self.batch: list[LogDelivery] = []
+        self.batch_end: dict[Any, int] = {}
+        self.index = 0
+        self.busy = False
+        self.idle = False
+        self.keepalive_timer: Any = None
+
+    # --- membership -----------------------------------------------------------------------------
+
+    def connect(self, incarnation: int, restarted: bool) -> None:
+        sim = self.sim
+        if incarnation != self.incarnation or self.member is not None:
+            return
+        if restarted:
+            sim.history.record(sim.clock._now, self.name, "restart")
+        member = self.name if incarnation == 0 else f"{self.name}.{incarnation}"
+        self.member = sim.log.consumer(
+            group=GROUP,
+            name=member,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            max_poll_records=sim.scenario.consumers.batch,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
+        )
+        self.member.subscribe([TOPIC])
+        sim.sync_group()
+        self.poll(incarnation)
+
+    def txn_producer(self) -> Any:
+        """The transactional producer of this incarnation (``transactional_id`` is per consumer
+        process, so a restarted process fences the transactions its old self left open)."""
+        if self.txn is None:
+            self.txn = self.sim.log.producer(
+                name=f"{self.member.name}-tx", transactional_id=f"{self.name}-tx"
+            )
+            self.txn.init_transactions()
+        return self.txn
+
+    def record_commits(self, offsets: dict[Any, int]) -> None:
+        sim = self.sim
+        for tp, offset in sorted(offsets.items()):
+            sim.history.record(
+                sim.clock._now, self.name, "commit", partition=tp.partition, offset=offset
+            )
+
+    # --- the poll loop --------------------------------------------------------------------------
+
+    def poll(self, incarnation: int) -> None:
+        sim = self.sim
+        if incarnation != self.incarnation or self.member is None or self.busy:
+            return
+        self.cancel_keepalive()
+        self.idle = False
+        records = self.member.poll()
+        sim.sync_group()
+        if not records:
+            self.idle = True
+            self.keepalive_timer = sim.sched.after(KEEPALIVE, self.keepalive, incarnation)
+            sim.keepalives += 1
+            return
+        self.busy = True
+        batch = [LogDelivery(r) for r in records]
+        end: dict[Any, int] = {}
+        now = sim.clock._now
+        for r, d in zip(records, batch):
+            end[r.tp] = r.offset + 1
+            sim.deliveries[d.id] = sim.deliveries.get(d.id, 0) + 1
+            sim.history.record(
+                now, self.name, "deliver", d.id, key=d.key, partition=d.partition, offset=d.offset
+            )
+        sim.sched.after(sim.latency, self.arrive, incarnation, batch, end)
+
+    def cancel_keepalive(self) -> None:
+        if self.keepalive_timer is not None:
+            self.sim.sched.cancel(self.keepalive_timer)
+            self.sim.keepalives -= 1
+            self.keepalive_timer = None
+
+    def keepalive(self, incarnation: int) -> None:
+        """An idle member polls now and then (a real one polls in a loop), so that it does not
+        overstay ``max.poll.interval.ms`` - as long as anything else is still to happen."""
+        sim = self.sim
+        sim.keepalives -= 1
+        self.keepalive_timer = None
+        if incarnation == self.incarnation and self.idle and sim.sched.pending() > sim.keepalives:
+            self.poll(incarnation)
+
+    def arrive(self, incarnation: int, batch: list[LogDelivery], end: dict[Any, int]) -> None:
+        if incarnation != self.incarnation:
+            return
+        self.batch, self.batch_end, self.index = batch, end, 0
+        self.start(incarnation)
+
+    def start(self, incarnation: int) -> None:
+        """Begin on batch[index]: dead-letter it if delivered too often, else work on it."""
+        sim = self.sim
+        d = self.batch[self.index]
+        limit = sim.scenario.broker.max_receive_count
+        if limit is not None and sim.deliveries[d.id] > limit:
+            sim.sched.soon(self.dead_letter, incarnation)
+            return
+        wait = sim.processing_time
+        if sim.strikes("rebalance", d.id, d):
+            # This record takes longer than max.poll.interval.ms: the group removes the member
+            # in the middle of its batch and hands its partitions to the others.
+            wait += MAX_POLL_INTERVAL
+            sim.sched.after(MAX_POLL_INTERVAL + 0.001, sim.tick)
+        sim.sched.after(wait, self.handle, incarnation)
+
+    def handle(self, incarnation: int) -> None:
+        if incarnation != self.incarnation:
+            return
+        sim = self.sim
+        d = self.batch[self.index]
+        ctx = LogContext(sim, self, d, self.index, len(self.batch))
+        failure = sim.run_handler(self, d, ctx)
+        if failure is not None:
+            self.fail(*failure, msg=d.id)
+            return
+        self.next(incarnation)
+
+    def next(self, incarnation: int) -> None:
+        self.index += 1
+        if self.index < len(self.batch):
+            self.start(incarnation)
+            return
+        self.busy = False
+        self.batch, self.batch_end = [], {}
+        self.poll(incarnation)
+
+    def dead_letter(self, incarnation: int) -> None:
+        """The consumer's error handler gives up on a record (as Spring Kafka's
+        DefaultErrorHandler does): it sends it to the dead-letter topic and commits past it."""
+        if incarnation != self.incarnation:
+            return
+        sim = self.sim
+        d = self.batch[self.index]
+        sim.dlt_producer.send(DEAD_LETTER_TOPIC, d.payload, key=d.key)
+        sim.history.record(
+            sim.clock._now,
+            self.name,
+            "dead_letter",
+            d.id,
+            key=d.key,
+            partition=d.partition,
+            offset=d.offset,
+            reason="delivery_limit",
+        )
+        from .log import TopicPartition
+
+        try:
+            done = self.member.commit({TopicPartition(d.topic, d.partition): d.offset + 1})
+        except (CommitFailed, NotAssigned):
+            self.fail("commit refused", None, msg=d.id)
+            return
+        self.record_commits(done)
+        self.next(incarnation)
+
+    # --- when things go wrong -----------------------------------------------------------------
+
+    def fail(self, when: str, error: str | None, *, msg: str | None) -> None:
+        sim = self.sim
+        if when == "commit refused":  # drop the batch, poll again (rejoining if removed)
+            self.busy = False
+            self.batch, self.batch_end = [], {}
+            self.poll(self.incarnation)
+            return
+        if when in ("ack lost", "commit lost"):
+            self.disconnect(crashed=False)
+            return
+        info: dict[str, Any] = {"when": when}
+        if error is not None:
+            info["error"] = error
+        sim.history.record(sim.clock._now, self.name, "crash", msg, **info)
+        self.disconnect(crashed=True)
+
+    def disconnect(self, crashed: bool) -> None:
+        """The process dies (the group notices after the session timeout) or its connection
+        drops (it leaves the group at once); it comes back as a new member later."""
+        sim = self.sim
+        member = self.member
+        self.incarnation += 1
+        self.member = None
+        self.txn = None
+        self.busy = self.idle = False
+        self.batch, self.batch_end = [], {}
+        self.cancel_keepalive()
+        if member is not None and member.state == "open":
+            if crashed:
+                member.crash()
+                sim.sched.after(SESSION_TIMEOUT_MS / 1000 + 0.001, sim.tick)
+            else:
+                member.close()
+            sim.sync_group()
+        sim.sched.after(
+            sim.scenario.consumers.restart_delay, self.connect, self.incarnation, crashed
+        )
+
+
 # --- the simulation ---------------------------------------------------------------------------------
 
 
@@ -555,6 +969,7 @@ class _Sim:
             self.planned.setdefault(f.kind, []).append(f)
         self.deliveries: dict[str, int] = {}
         self.attempts: dict[str, int] = {}
+        self.first_sent: dict[str, float] = {}
         self.confirmed: set[str] = set()
         self.poison: set[str] = set()
         self.dead_now: set[str] = set()
@@ -563,7 +978,16 @@ class _Sim:
         self.consumers: list[_QueueConsumer] = []
         self.amqp: Any = None  # the Broker (exchange setups); None: one bare Queue
         self.retry_timers: dict[str, list[Any]] = {}
-        self._build_broker()
+        self.log: Any = None  # the Log (log setups)
+        self.kafka_producers: dict[str, Any] = {}
+        self.batches: dict[str, Any] = {}  # message -> its producer batch (a retry resends it)
+        self.dlt_producer: Any = None
+        self.keepalives = 0
+        self.rebalances_seen = 0
+        if s.broker.kind == "log":
+            self._build_log()
+        else:
+            self._build_broker()
 
     # --- faults -----------------------------------------------------------------------------------
 
@@ -603,7 +1027,7 @@ class _Sim:
         if dead is None:
             dead = self.dead[name] = _DeadLetters(self, name + ".dlq")
         return {
-            "fifo": self.scenario.producers.idempotent,
+            "fifo": self.scenario.producers.idempotent_for("queue", self.mode),
             "retention": 1209600,  # the longest SQS allows: nothing expires during a run
             "dead_letter": dead,
             "max_receive_count": self.scenario.broker.max_receive_count,
@@ -650,8 +1074,98 @@ class _Sim:
                     _QueueConsumer(self, f"consumer-{k}", qname, qname if grouped else None)
                 )
 
+    def _build_log(self) -> None:
+        from .log import Log
+
+        s = self.scenario
+        self.log = Log(self.clock)
+        self.log.create_topic(TOPIC, partitions=s.broker.partitions)
+        self.log.create_topic(EFFECTS_TOPIC, partitions=1)
+        self.log.create_topic(DEAD_LETTER_TOPIC, partitions=1)
+        for i in range(1, s.producers.count + 1):
+            name = f"producer-{i}"
+            self.kafka_producers[name] = self.log.producer(
+                name=name, enable_idempotence=s.producers.idempotent_for("log", self.mode)
+            )
+        self.dlt_producer = self.log.producer(name="dead-letter-publisher")
+        self.consumers = [  # type: ignore[list-item]
+            _LogConsumer(self, f"consumer-{k}") for k in range(1, s.consumers.count + 1)
+        ]
+
+    def sync_group(self) -> None:
+        """Record the group's new rebalances; wake idle members, whose partitions changed."""
+        group = self.log._groups.get(GROUP)
+        if group is None or len(group.events) == self.rebalances_seen:
+            return
+        now = self.clock._now
+        for ev in group.events[self.rebalances_seen :]:
+            self.history.record(
+                now,
+                GROUP,
+                "rebalance",
+                generation=ev.generation,
+                reason=ev.reason,
+                assignment={m: [repr(tp) for tp in tps] for m, tps in ev.after.items()},
+            )
+        self.rebalances_seen = len(group.events)
+        self.sched.soon(self.wake)
+
+    def tick(self) -> None:
+        """Let the log apply its time rules (session timeouts, max.poll.interval.ms) now."""
+        self.log.tick()
+        self.sync_group()
+
+    def wake(self) -> None:
+        """Idle members poll again (new records, or a new assignment)."""
+        for c in self.consumers:
+            if c.idle:
+                c.poll(c.incarnation)
+
+    def _arrive_log(self, producer: str, msg: str, key: str, attempt: int) -> None:
+        from .log import TopicPartition
+
+        kp = self.kafka_producers[producer]
+        batch = self.batches[msg]
+        part = self.log.partition(TopicPartition(TOPIC, batch.partition))
+        before = part.log_end_offset
+        try:
+            [meta] = kp.deliver(batch) if attempt == 1 else kp.retry(batch)
+        except OutOfOrderSequence:  # an earlier batch of this producer is still on its way
+            self.sched.after(self.latency, self.refused, producer, msg, key, attempt)
+            return
+        stored = part.log_end_offset != before
+        lost_confirm = self.strikes("producer_retry", msg, attempt=attempt)
+        self.sched.after(
+            self.latency, self.confirm, producer, msg, attempt, lost_confirm, stored, meta
+        )
+        if self.strikes("broker_restart", msg, attempt=attempt):
+            self.restart_broker()
+        self.wake()
+
+    def refused(self, producer: str, msg: str, key: str, attempt: int) -> None:
+        """The log refused a batch that overtook an earlier one of the same producer
+        (``OutOfOrderSequence``). Kafka's producer sends it again, in order, after
+        ``retry.backoff.ms`` (100 ms), until ``delivery.timeout.ms`` (120 s) has passed, unless
+        it is configured not to retry at all."""
+        now = self.clock._now
+        self.history.record(
+            now, producer, "lost", msg, what="publish", attempt=attempt, reason="OutOfOrderSequence"
+        )
+        if (
+            self.retries
+            and now - self.first_sent[msg] < DELIVERY_TIMEOUT
+            and self.attempts[msg] == attempt
+        ):
+            self.sched.after(RETRY_BACKOFF, self.resend, producer, msg, key, attempt)
+
+    def resend(self, producer: str, msg: str, key: str, attempt: int) -> None:
+        if msg not in self.confirmed and self.attempts[msg] == attempt:
+            self.publish(producer, msg, key, attempt + 1)
+
     def pump(self) -> None:
         """Collect what the queues pushed to each consumer and send it on the wire."""
+        if self.log is not None:
+            return
         for c in self.consumers:
             if c.channel is not None:
                 c.take()
@@ -670,12 +1184,17 @@ class _Sim:
 
     def arrive(self, producer: str, msg: str, key: str, attempt: int) -> None:
         """A publish reaches the broker: store it (maybe twice), confirm it, maybe restart."""
+        if self.log is not None:
+            self._arrive_log(producer, msg, key, attempt)
+            return
         now = self.clock._now
         payload = int(msg[1:])
         stored = True
         if self.amqp is None:
             q = self.queues["jobs"]
-            if self.scenario.producers.idempotent:  # an SQS FIFO queue drops the duplicate
+            if self.scenario.producers.idempotent_for(
+                "queue", self.mode
+            ):  # SQS FIFO drops a duplicate
                 before = q.stats()["deduplicated"]
                 q.publish(payload, key=key, id=msg, group=key, dedup_id=msg)
                 stored = q.stats()["deduplicated"] == before
@@ -703,6 +1222,11 @@ class _Sim:
         non-durable one forgets every message it held."""
         now = self.clock._now
         self.history.record(now, "broker", "restart")
+        if self.log is not None:  # the log is on disk; every member's connection drops
+            for c in self.consumers:
+                if c.member is not None:
+                    c.disconnect(crashed=False)
+            return
         if self.scenario.broker.durable:
             for c in self.consumers:
                 if c.channel is not None or c.busy:
@@ -729,6 +1253,12 @@ class _Sim:
         if attempt == 1 and self.strikes("poison_message", msg, attempt=1):
             self.poison.add(msg)
         self.attempts[msg] = attempt
+        if attempt == 1:
+            self.first_sent[msg] = now
+        if self.log is not None and attempt == 1:
+            self.batches[msg] = self.kafka_producers[producer].build_batch(
+                TOPIC, [int(msg[1:])], key=key
+            )
         self.history.record(now, producer, "publish", msg, key=key, attempt=attempt)
         extra = self._planned_delay(msg, attempt)
         self.sched.after(self.latency + (extra or 0.0), self.arrive, producer, msg, key, attempt)
@@ -737,15 +1267,24 @@ class _Sim:
                 self.scenario.producers.confirm_timeout, self.retry, producer, msg, key, attempt
             )
 
-    def confirm(self, producer: str, msg: str, attempt: int, lost: bool, stored: bool) -> None:
+    def confirm(
+        self, producer: str, msg: str, attempt: int, lost: bool, stored: bool, meta: Any = None
+    ) -> None:
         now = self.clock._now
+        where: dict[str, Any] = {}
+        if meta is not None:  # a log tells the producer where the record landed
+            where = {"partition": meta.partition, "offset": meta.offset}
         if lost:
-            self.history.record(now, producer, "lost", msg, what="confirm", attempt=attempt)
+            self.history.record(
+                now, producer, "lost", msg, what="confirm", attempt=attempt, **where
+            )
             return
         if stored:
-            self.history.record(now, producer, "confirm", msg, attempt=attempt)
+            self.history.record(now, producer, "confirm", msg, attempt=attempt, **where)
         else:
-            self.history.record(now, producer, "confirm", msg, attempt=attempt, deduplicated=True)
+            self.history.record(
+                now, producer, "confirm", msg, attempt=attempt, deduplicated=True, **where
+            )
         self.confirmed.add(msg)
         timer = self.retry_timers.pop(msg, None)
         if timer is not None:
@@ -757,9 +1296,7 @@ class _Sim:
 
     # --- handlers ----------------------------------------------------------------------------------------
 
-    def run_handler(
-        self, c: _QueueConsumer, d: Delivery, ctx: Context
-    ) -> tuple[str, str | None] | None:
+    def run_handler(self, c: Any, d: Any, ctx: Context) -> tuple[str, str | None] | None:
         """Run the handler; return None, or (when, error) if it was interrupted."""
         try:
             if self.custom:
@@ -770,12 +1307,21 @@ class _Sim:
             return stop.what, None
         except _Stopped as stop:
             error = f"HandlerStopped: {stop.args[0]}"
-            self.errors.append(HandlerError(c.name, d.message.id, self.clock._now, error))
+            self.errors.append(HandlerError(c.name, d.id, self.clock._now, error))
             return "handler stopped", error
+        except (CommitFailed, NotAssigned) as exc:
+            if self.log is None:
+                raise  # pragma: no cover - the queue never raises these
+            self.notes.append(
+                f"t={self.clock._now:g}: {c.name}'s commit was refused ({type(exc).__name__}): "
+                "the group had moved its partitions on. It drops the rest of its batch and polls "
+                "again."
+            )
+            return "commit refused", None
         except Exception as exc:  # learner code: record it, never let it end the run
             error = f"{type(exc).__name__}: {exc}"
             where = _where(exc)
-            self.errors.append(HandlerError(c.name, d.message.id, self.clock._now, error, where))
+            self.errors.append(HandlerError(c.name, d.id, self.clock._now, error, where))
             return "handler raised", error
         return None
 
@@ -806,14 +1352,16 @@ class _Sim:
             stopped = "duration"
         else:
             stopped = "settled"
+        events = self.history.events
+        end = self.clock._now if stopped == "duration" or not events else events[-1].time
         return Run(
             s,
             self.history,
-            end=self.clock._now,
+            end=end,
             stopped=stopped,
             errors=self.errors,
             notes=self.notes,
-            broker=dict(self.queues),
+            broker=self.log if self.log is not None else (self.amqp or self.queues["jobs"]),
         )
 
 
@@ -876,10 +1424,6 @@ def simulate(scenario: Scenario, handler: Callable[[Any, Context], Any] | None =
         )
     if handler is not None:
         scenario = replace(scenario, consumers=replace(scenario.consumers, handler=handler))
-    if scenario.broker.kind == "log":
-        raise ScenarioError(
-            "broker.kind='log' is not wired into the simulation yet: use 'queue' or 'exchange'."
-        )
     return _Sim(scenario, scenario.consumers.handler).run()
 
 
