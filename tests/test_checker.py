@@ -344,3 +344,15 @@ def test_check_is_deterministic_and_leaves_history_alone():
     assert repr(check(h)) == repr(check(h))
     assert [a.indices for a in check(h).anomalies()] == [a.indices for a in check(h).anomalies()]
     assert h.to_jsonl() == before
+
+
+def test_group_learnt_after_the_actor_acted_still_applies_to_all_its_events():
+    h = History()
+    h.record(0, "p", "publish", "m1")
+    h.record(1, "c", "deliver", "m1")
+    h.record(1, "c", "process", "m1")
+    h.record(2, "c", "deliver", "m1")
+    h.record(2, "c", "process", "m1")
+    h.record(3, "c", "rebalance", group="late")
+    (a,) = check(h).duplicated
+    assert a.group == "late" and "in group late" in a.reason
