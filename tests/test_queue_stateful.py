@@ -32,13 +32,16 @@ class QueueMachine(RuleBasedStateMachine):
         message_ttl=st.sampled_from([None, 30]),
         max_length=st.sampled_from([None, 4]),
         visibility_timeout=st.sampled_from([0, 5, 10]),
+        fifo=st.booleans(),
     )
-    def setup(self, max_receive_count, message_ttl, max_length, visibility_timeout):
+    def setup(self, max_receive_count, message_ttl, max_length, visibility_timeout, fifo):
         self.clock = VirtualClock()
-        self.dlq = Queue("dlq", clock=self.clock)
+        self.fifo = fifo
+        self.dlq = Queue("dlq", clock=self.clock, fifo=fifo)
         self.q = Queue(
             "q",
             clock=self.clock,
+            fifo=fifo,
             dead_letter=self.dlq,
             visibility_timeout=visibility_timeout,
             max_receive_count=max_receive_count,
@@ -54,6 +57,8 @@ class QueueMachine(RuleBasedStateMachine):
         self.settled: set[int] = set()  # tags acked or nacked
         self.counts: dict[str, int] = {}  # message id -> highest receive count observed
         self.consumers = []
+        self.calls = 0
+        self.call_of: dict[int, int] = {}  # delivery tag -> which receive() call handed it out
 
     # --- bookkeeping -----------------------------------------------------------------------
 
@@ -83,15 +88,22 @@ class QueueMachine(RuleBasedStateMachine):
 
     # --- rules ------------------------------------------------------------------------------
 
-    @rule(delay=st.sampled_from([None, None, 0, 7]))
-    def publish(self, delay):
-        m = self.q.publish(len(self.published), delay=delay)
+    @rule(delay=st.sampled_from([None, None, 0, 7]), group=st.sampled_from(["A", "B"]))
+    def publish(self, delay, group):
+        n = len(self.published)
+        if self.fifo:  # no per-message delay on FIFO; a unique dedup id per send
+            m = self.q.publish(n, group=group, dedup_id=str(n))
+        else:
+            m = self.q.publish(n, delay=delay)
         self.published.append(m.id)
         self.sync()
 
     @rule(n=st.integers(1, 10), vt=st.sampled_from([None, 0, 3, 20]))
     def receive(self, n, vt):
         got = self.q.receive(n, visibility_timeout=vt)
+        self.calls += 1
+        for d in got:
+            self.call_of[d.delivery_tag] = self.calls
         assert len(got) <= n
         self.observe(got, pulled=True)
         self.sync()
@@ -173,6 +185,24 @@ class QueueMachine(RuleBasedStateMachine):
         for m in self.dlq.peek():
             assert m.deaths and m.deaths[0]["queue"] == "q"
             assert m.deaths[0]["reason"] in ("rejected", "expired", "maxlen", "delivery_limit")
+
+    @invariant()
+    def fifo_groups_respected(self):
+        if not self.fifo:
+            return
+        flying = self.q.in_flight()
+        by_group: dict[str, list] = {}
+        for d in flying:
+            by_group.setdefault(d.message.group, []).append(d)
+        for group, ds in by_group.items():
+            # all in-flight messages of a group were handed out together: one push, or one
+            # receive call (consecutive tags), never to two takers at once
+            owners = {d.consumer for d in ds}
+            assert len(owners) == 1, f"group {group} in flight at {owners}"
+            if ds[0].consumer is not None:
+                assert len(ds) == 1, f"group {group}: {len(ds)} pushed at once"
+            calls = {self.call_of.get(d.delivery_tag) for d in ds}
+            assert len(calls) == 1, f"group {group} in flight from several receive calls"
 
     @invariant()
     def prefetch_respected(self):
