@@ -24,7 +24,9 @@ in-flight delivery belongs to exactly one path, and any delivery can be acked th
 Time. Every time-based rule (visibility timeouts, delays, TTLs, retention, the FIFO dedup
 window) is applied lazily, from ``q.clock``, at the start of every public call, in the order the
 deadlines fall. Nothing happens between calls: move a :class:`~brokerlab.clock.VirtualClock` and
-the next call catches up.
+the next call catches up. A dead-letter queue first brings the queues that feed it up to date,
+so the dead letters they owe by now are there when you look. The cost of all this is one
+comparison per call when nothing is due: the queue keeps its next deadline.
 
 Defaults and limits, with their sources:
 
@@ -63,6 +65,12 @@ Deliberate differences from the real brokers (each one named where it happens):
   ``retention=1209600`` for the longest SQS allows.
 - **Receipt handles are readable**: ``"<queue>:<message id>:<delivery tag>"``, e.g.
   ``"jobs:m3:7"``, instead of SQS's opaque tokens.
+- **FIFO with push consumers** (which SQS does not have) keeps one delivery per group in flight;
+  a pull ``receive()`` may take several of one group at once, as SQS does.
+- ``purge()`` deletes ready messages only (RabbitMQ); SQS PurgeQueue deletes in-flight ones too.
+- Not modelled: long polling, priorities, ``x-max-length-bytes``, overflow modes other than
+  ``drop-head``, RabbitMQ's dead-letter cycle detection (dead-letter targets are fixed when a
+  queue is made, so queues cannot form a cycle).
 """
 
 from __future__ import annotations
