@@ -533,6 +533,9 @@ def _in(slot: Any, g: Any, group_of: Any) -> Event | None:
     return slot if group_of(slot.actor) == g else None
 
 
+_MANY = object()  # "more than one": a marker no group can equal
+
+
 def _slot_groups(slot: Any, group_of: Any) -> set[Any]:
     """The groups an ``_EFFECT``/``_SETTLED`` slot holds an event for."""
     if slot is None:
@@ -898,6 +901,10 @@ def _check(history: History, strict: bool) -> Report:
     ordered = sorted(groups, key=repr) if groups else [None]
     multi = len(ordered) > 1
     parts = {g: {p for gg, p in (*s.reading, *s.commits) if gg == g} for g in ordered}
+    # partition -> the one group that reads it (_MANY if several do)
+    reader: dict[int, Any] = {}
+    for gp in (*s.reading, *s.commits):
+        reader[gp[1]] = gp[0] if reader.get(gp[1], gp[0]) == gp[0] else _MANY
 
     # Which (group, message) pairs need a closer look: never took effect in the group (lost?
     # unfinished?), or took effect more than once (duplicated).
@@ -916,7 +923,24 @@ def _check(history: History, strict: bool) -> Report:
             else:
                 unprocessed.append((ordered[0], m))
             continue
-        done = _slot_groups(rec[_EFFECT], group_of)
+        effect = rec[_EFFECT]
+        if effect is not None and type(effect) is not dict:  # took effect in one group, g0:
+            g0 = group_of(effect.actor)  # the usual case is that no other group wanted it
+            where, to, settled = rec[_LOC], rec[_TO], rec[_SETTLED]
+            if (
+                (where is None or reader.get(where[0], g0) == g0)
+                and (
+                    to is None
+                    or (len(to) == 1 and group_of(to[0]) == g0)
+                    or all(group_of(a) == g0 for a in to)
+                )
+                and (
+                    settled is None or (type(settled) is not dict and group_of(settled.actor) == g0)
+                )
+            ):
+                processed += 1
+                continue
+        done = _slot_groups(effect, group_of)
         meant = {group_of(a) for a in rec[_TO] or ()} | _slot_groups(rec[_SETTLED], group_of) | done
         where = rec[_LOC]
         if where is not None:
