@@ -493,3 +493,76 @@ def test_same_run_gives_same_output():
         return out, q.stats()
 
     assert run() == run()
+
+
+# --- more corners ------------------------------------------------------------------------------
+
+
+def test_retention_expires_each_message_at_its_own_time():
+    q, clock = make(retention=60)
+    q.publish("t0")
+    clock.advance(30)
+    q.publish("t30")
+    clock.advance(30)
+    assert payloads(q.peek()) == ["t30"]
+    q.publish("t60")
+    clock.advance(29)
+    assert payloads(q.peek()) == ["t30", "t60"]
+    clock.advance(1)
+    assert payloads(q.peek()) == ["t60"]
+    clock.advance(30)
+    assert q.peek() == [] and q.stats()["expired"] == 3
+
+
+def test_ttl_running_out_during_a_delay_expires_the_message():
+    dlq, clock = make(name="dlq")
+    q, _ = make(clock=clock, dead_letter=dlq)
+    q.publish("slow", delay=10, ttl=5)
+    clock.advance(10)
+    assert len(q) == 0
+    assert [m.deaths[0]["reason"] for m in dlq.peek()] == ["expired"]
+
+
+def test_latest_handle_after_timeout_can_reject_the_message():
+    dlq, clock = make(name="dlq")
+    q, _ = make(clock=clock, dead_letter=dlq, visibility_timeout=5)
+    q.publish("x")
+    [d] = q.receive()
+    clock.advance(5)
+    q.nack(d.receipt_handle, requeue=False)
+    assert len(q) == 0 and len(dlq) == 1
+    with pytest.raises(AlreadyAcknowledged):
+        q.ack(d)
+
+
+def test_in_flight_lists_pushed_and_pulled_deliveries():
+    q, _ = make()
+    q.publish("pushed")
+    c = q.consume("c", prefetch=1)
+    q.publish("pulled")
+    [pulled] = q.receive()
+    [pushed] = c.take()
+    assert q.in_flight() == [pushed, pulled]
+
+
+def test_a_dlq_shows_dead_letters_without_touching_the_source():
+    dlq, clock = make(name="dlq")
+    q, _ = make(clock=clock, dead_letter=dlq, message_ttl=10)
+    q.publish("x")
+    clock.advance(10)
+    assert len(dlq) == 1  # the DLQ brought its source up to date first
+
+
+def test_receive_dead_letter_takes_a_message_directly():
+    dlq, _ = make(name="dlq")
+    dlq.receive_dead_letter(Message("m9", "x", headers={"x-death": []}))
+    assert payloads(dlq.peek()) == ["x"] and dlq.stats()["enqueued"] == 1
+
+
+def test_enqueue_takes_built_messages_with_delay_and_ttl():
+    q, clock = make()
+    m = Message("e1", {"a": 1}, key="k")
+    assert q.enqueue(m, delay=5, ttl=100) is m
+    assert len(q) == 0
+    clock.advance(5)
+    assert q.peek() == [m]
