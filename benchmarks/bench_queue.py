@@ -247,6 +247,12 @@ def main() -> None:
             "bookkeeping (ready heap, in-flight table, deadlines, counters, validation) is the",
             "gap between the first row and the last.",
             "",
+            "Where the time goes (best-case timings of single batches on this machine, per",
+            "message): publish ~1.0 us, of which building the Message ~0.5 us; receive ~1.0 us,",
+            "of which building the Delivery and its receipt ~0.45 us; ack ~0.4 us. The lean",
+            "cycle does all three in ~0.4 us. On this shared 2-core machine the ratio to kombu",
+            "moved between 8x and 11.5x across runs of the same code.",
+            "",
         ]
         out = Path(__file__).resolve().parent / "results" / "queue.md"
         out.write_text("\n".join(text), encoding="utf-8")
