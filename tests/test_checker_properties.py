@@ -87,11 +87,12 @@ def queue_history(plan: list[tuple[str, int, int]], *, safe: bool = False) -> Hi
                 h.record(t, c, "process", m)  # an at-least-once consumer processes first
             inflight.remove((c, m))
             processed.discard((c, m))
-            h.record(t, c, "ack", m)
-            if action == "lose_ack":
+            if action == "lose_ack":  # recorded instead of the ack: the broker never saw it
                 h.record(t, c, "lost", m, what="ack")
                 h.record(t + 0.1, "broker", "redeliver", m)
                 ready.append(m)
+            else:
+                h.record(t, c, "ack", m)
         elif action in ("nack", "reject") and inflight:
             c, m = inflight[i % len(inflight)]
             inflight.remove((c, m))

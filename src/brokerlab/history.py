@@ -65,6 +65,10 @@ An actor's group, once seen on one of its events, is assumed for its other event
 - ``"confirm"``, ``"ack"``, ``"commit"``, ``"deliver"``: that protocol message was dropped on the
   wire; the broker still holds the message (and will, for example, redeliver it).
 
+A lost protocol message is recorded *instead of* the event it would have been: a consumer whose
+ack never reaches the broker records ``lost`` with ``what="ack"``, not ``ack`` (the broker never
+saw an ack). A lost publish is recorded *after* its ``publish`` (the producer did send it).
+
 **Offsets.** On every event but ``commit``, ``offset`` is the message's own position in its
 partition. On ``commit`` it is the *next* offset the group will read (Kafka's convention).
 
