@@ -24,7 +24,8 @@ rebalance           a plus on the lane                     sky blue
 
 Given a checker :class:`~brokerlab.checker.Report`, every event an anomaly quotes is marked in
 vermillion (a thick underline under an arrow, a ring around a mark), and the anomaly is named at the right of the row of its last quoted event
-("lost m2", "duplicated m1"...). The colour is never the only cue: the markers and line styles
+("lost m2", "duplicated m1"...). With ``max_events``, an anomaly is drawn only if all its quoted
+events are among the rows drawn; the title counts the others. The colour is never the only cue: the markers and line styles
 differ too, and a legend names them.
 
 ``draw_sequence(history, report=None, ax=None, max_events=120)`` returns the matplotlib Figure.
@@ -237,7 +238,7 @@ def draw_sequence(
 
     # anomalies: underline every quoted arrow and ring every quoted mark in vermillion, and
     # name the anomaly at the right of the row of its last quoted event
-    n_anomalies = 0
+    n_anomalies = hidden = 0
     names_x = len(lanes) - 0.3
     if report is not None:
         quoted: set[int] = set()
@@ -246,7 +247,8 @@ def draw_sequence(
             if a.kind == "unfinished":
                 continue
             shown = [ev.index for ev in a.events if ev.index in where]
-            if not shown:
+            if len(shown) < len(a.events):
+                hidden += 1  # not all of it is drawn: it happens after the last row
                 continue
             n_anomalies += 1
             quoted.update(shown)
@@ -324,6 +326,8 @@ def draw_sequence(
     title = f"Sequence diagram: {shown}"
     if report is not None:
         title += f", {n_anomalies} anomal{'y' if n_anomalies == 1 else 'ies'} shown"
+        if hidden:
+            title += f" ({hidden} more after the last row)"
     ax.set_title(title, fontsize=10, loc="left", pad=22)
     if handles:
         ax.legend(
