@@ -64,16 +64,19 @@ only label them.
       order. A violation is a first effect at offset ``o`` after a first effect at a higher offset.
 
 ``offsets`` (per group and partition)
+    A group's *high water* on a partition is the highest offset delivered to it so far, plus
+    one; its *position* is the last offset delivered to it, plus one.
+
     - ``commit went back``: a commit lower than the group's previous commit on the partition;
-    - ``commit skipped``: a commit past offsets that exist in the history (some event names a
-      message there) but were never delivered to the group;
-    - ``delivery skipped``: a delivery that jumps forward over existing offsets that the group
-      had not been delivered;
-    - ``delivery went back``: a delivery at or below an offset already delivered to the group,
-      with no crash, restart, rebalance, nack, redeliver or lost event since the group's previous
-      delivery on that partition, and not marked ``redelivered`` or ``seek`` in its info.
-      After a crash or a rebalance the new owner re-reads from the committed offset: that is
-      at-least-once working as designed, not an offsets anomaly.
+    - ``commit skipped``: a commit past the high water over offsets that exist in the history
+      (some event names a message there), so they were never delivered to the group;
+    - ``delivery skipped``: a delivery past the high water over offsets that exist in the
+      history, so the group jumped over messages it was never delivered;
+    - ``delivery went back``: a delivery below the position, with no crash, restart,
+      rebalance, nack, redeliver or lost event since the group's previous delivery on that
+      partition, and not marked ``redelivered`` or ``seek`` in its info. After a crash or a
+      rebalance the new owner re-reads from the committed offset: that is at-least-once working
+      as designed, not an offsets anomaly.
 
     The first delivery or commit of a group on a partition sets where it starts: there is
     nothing to compare it with.
@@ -569,7 +572,8 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
     again: dict[tuple[Any, str], list[Event]] = {}  # (group, message) -> its later effects
     key_front: dict[tuple[Any, str], list[Any]] = {}  # (group, key) -> [highest rank, event]
     part_front: dict[tuple[Any, int], list[Any]] = {}  # (group, partition) -> [offset, event]
-    # (group, partition) -> [delivered high water (max + 1), last delivery, resets before it]
+    # (group, partition) -> [high water (highest offset delivered + 1), last delivery, resets
+    #                        before it, position (last offset delivered + 1)]
     reading: dict[tuple[Any, int], list[Any]] = {}
     commits: dict[tuple[Any, int], list[Event]] = {}  # (group, partition) -> its offset commits
     crashes: dict[str, list[int]] = {}  # actor -> indices of its crashes
@@ -746,17 +750,22 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
                 cs = commits.get(gp)
                 if cs and o > cs[-1].offset:
                     skips.append(("delivery", g, p, cs[-1].offset, o, e, cs[-1]))
-                reading[gp] = [o + 1, e, resets]
+                reading[gp] = [o + 1, e, resets, o + 1]
                 continue
             hw = st[0]
+            if o > hw:  # jumps over offsets never delivered to the group
+                skips.append(("delivery", g, p, hw, o, e, st[1]))
             if o >= hw:
-                if o > hw:
-                    skips.append(("delivery", g, p, hw, o, e, st[1]))
                 st[0] = o + 1
-            elif st[2] == resets and not (info and (info.get("redelivered") or info.get("seek"))):
+            if (
+                o < st[3]
+                and st[2] == resets
+                and not (info and (info.get("redelivered") or info.get("seek")))
+            ):
                 offsets_out.append(_went_back(m, g, p, o, e, st[1]))
             st[1] = e
             st[2] = resets
+            st[3] = o + 1
         elif k == "publish":
             if rec[_PUB] is None:
                 rec[_PUB] = e
