@@ -356,3 +356,15 @@ def test_group_learnt_after_the_actor_acted_still_applies_to_all_its_events():
     h.record(3, "c", "rebalance", group="late")
     (a,) = check(h).duplicated
     assert a.group == "late" and "in group late" in a.reason
+
+
+def test_reading_on_after_a_rewind_is_not_going_back():
+    h = History()
+    for o in range(4):
+        h.record(0, "p", "publish", f"m{o}", partition=0, offset=o)
+    for o in (0, 1, 2):
+        h.record(1, "c", "deliver", f"m{o}", partition=0, offset=o)
+    h.record(2, "c", "rebalance")
+    for o in (1, 2, 3):  # the new owner re-reads from 1 and goes on
+        h.record(3, "c", "deliver", f"m{o}", partition=0, offset=o)
+    assert check(h).offsets == []
