@@ -143,15 +143,34 @@ def test_producer_retries_on_a_log_with_and_without_idempotence():
     assert eo_plain.counts["duplicated"] == 1  # transactions alone do not undo a duplicate write
 
 
-def test_network_delay_with_an_idempotent_producer_is_refused_then_resent():
+def test_network_delay_on_a_log_holds_back_the_requests_behind_it():
+    """A Kafka producer has one connection: a delayed request delays the ones after it, it is
+    not overtaken (unlike independent queue publishes, see test_network_delay_reorders_a_key)."""
     run = log_run(
         [Fault("network_delay", msg="m1", delay=0.3)],
         messages=3,
         broker=BrokerSetup(kind="log", partitions=1),
     )
-    refused = [e for e in kinds(run, "lost") if e.get("what") == "publish"]
-    assert refused and all(e.get("reason") == "OutOfOrderSequence" for e in refused)
-    assert run.ok and run.counts["processed"] == 3
+    assert [e.msg for e in kinds(run, "process")] == ["m1", "m2", "m3"]
+    arrivals = [e.time for e in kinds(run, "confirm")]
+    assert arrivals == sorted(arrivals) and arrivals[1] - arrivals[0] < 0.01
+    assert run.ok and run.report.ok("per-key-order")
+
+
+def test_a_lost_confirm_breaks_the_producer_connection_and_resends_in_order():
+    run = log_run(
+        [Fault("producer_retry", msg="m2")],
+        messages=6,
+        broker=BrokerSetup(kind="log", partitions=1),
+        producers=Producers(rate=1000),  # several batches in flight at once
+    )
+    lost = [e.msg for e in kinds(run, "lost") if e.get("what") == "confirm"]
+    assert "m2" in lost and len(lost) > 1  # the responses around it were lost too
+    resent = [e.msg for e in kinds(run, "publish") if e.get("attempt") == 2]
+    assert resent == lost  # every unconfirmed batch, in order
+    waited = [e for e in kinds(run, "publish") if e.msg == "m4"]
+    assert waited[0].time >= 1.0  # nothing new is sent on a broken connection
+    assert run.counts["duplicated"] == 0  # the idempotent producer's resends were dropped
     assert run.report.ok("per-partition-order")
 
 

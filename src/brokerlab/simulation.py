@@ -134,9 +134,8 @@ DEAD_LETTER_TOPIC = "orders.DLT"  # Spring Kafka's naming for a dead-letter topi
 SESSION_TIMEOUT_MS = 10_000
 #: ``max.poll.interval.ms``: Kafka's default, 300000 ms (5 minutes).
 MAX_POLL_INTERVAL = 300.0
-#: Kafka producer ``delivery.timeout.ms`` (120000) and ``retry.backoff.ms`` (100), in seconds.
-DELIVERY_TIMEOUT = 120.0
-RETRY_BACKOFF = 0.1
+#: Kafka producer ``max.in.flight.requests.per.connection`` (5): unconfirmed batches at a time.
+MAX_IN_FLIGHT = 5
 #: How often an idle member polls (a real one polls in a loop; once a minute is enough here).
 KEEPALIVE = 60.0
 
@@ -730,6 +729,20 @@ class _QueueConsumer:
         sim.pump()
 
 
+class _KafkaSender:
+    """A Kafka producer's connection to the log, as the simulation tracks it."""
+
+    __slots__ = ("client", "in_flight", "waiting", "broken", "generation", "last_arrival")
+
+    def __init__(self, client: Any) -> None:
+        self.client = client  # the log's Producer
+        self.in_flight: dict[str, tuple[str, int]] = {}  # msg -> (key, attempt), in send order
+        self.waiting: deque[tuple[str, str]] = deque()
+        self.broken = False
+        self.generation = 0
+        self.last_arrival = 0.0
+
+
 class _LogConsumer:
     """One consumer process of the group: a member of the log's group, polling batches."""
 
@@ -969,7 +982,7 @@ class _Sim:
             self.planned.setdefault(f.kind, []).append(f)
         self.deliveries: dict[str, int] = {}
         self.attempts: dict[str, int] = {}
-        self.first_sent: dict[str, float] = {}
+        self.senders: dict[str, _KafkaSender] = {}  # log setups: each producer's connection
         self.confirmed: set[str] = set()
         self.poison: set[str] = set()
         self.dead_now: set[str] = set()
@@ -979,7 +992,6 @@ class _Sim:
         self.amqp: Any = None  # the Broker (exchange setups); None: one bare Queue
         self.retry_timers: dict[str, list[Any]] = {}
         self.log: Any = None  # the Log (log setups)
-        self.kafka_producers: dict[str, Any] = {}
         self.batches: dict[str, Any] = {}  # message -> its producer batch (a retry resends it)
         self.dlt_producer: Any = None
         self.keepalives = 0
@@ -1084,9 +1096,9 @@ class _Sim:
         self.log.create_topic(DEAD_LETTER_TOPIC, partitions=1)
         for i in range(1, s.producers.count + 1):
             name = f"producer-{i}"
-            self.kafka_producers[name] = self.log.producer(
-                name=name, enable_idempotence=s.producers.idempotent_for("log", self.mode)
-            )
+            idempotent = s.producers.idempotent_for("log", self.mode)
+            client = self.log.producer(name=name, enable_idempotence=idempotent)
+            self.senders[name] = _KafkaSender(client)
         self.dlt_producer = self.log.producer(name="dead-letter-publisher")
         self.consumers = [  # type: ignore[list-item]
             _LogConsumer(self, f"consumer-{k}") for k in range(1, s.consumers.count + 1)
@@ -1124,43 +1136,32 @@ class _Sim:
     def _arrive_log(self, producer: str, msg: str, key: str, attempt: int) -> None:
         from .log import TopicPartition
 
-        kp = self.kafka_producers[producer]
+        k = self.senders[producer]
         batch = self.batches[msg]
         part = self.log.partition(TopicPartition(TOPIC, batch.partition))
         before = part.log_end_offset
         try:
-            [meta] = kp.deliver(batch) if attempt == 1 else kp.retry(batch)
-        except OutOfOrderSequence:  # an earlier batch of this producer is still on its way
-            self.sched.after(self.latency, self.refused, producer, msg, key, attempt)
+            [meta] = k.client.deliver(batch) if attempt == 1 else k.client.retry(batch)
+        except OutOfOrderSequence:  # pragma: no cover - one ordered connection prevents it
+            k.in_flight.pop(msg, None)
+            self.history.record(
+                self.clock._now, producer, "lost", msg, what="publish", reason="OutOfOrderSequence"
+            )
+            self.send_waiting(producer)
             return
         stored = part.log_end_offset != before
-        lost_confirm = self.strikes("producer_retry", msg, attempt=attempt)
+        lost = False
+        if not k.broken and self.strikes("producer_retry", msg, attempt=attempt):
+            # The connection breaks: this confirm, and every response after it, is lost until
+            # the producer notices (its request timeout) and reconnects.
+            lost = k.broken = True
+            self.sched.after(self.scenario.producers.confirm_timeout, self.reconnect, producer)
         self.sched.after(
-            self.latency, self.confirm, producer, msg, attempt, lost_confirm, stored, meta
+            self.latency, self.confirm, producer, msg, attempt, lost, stored, meta, k.generation
         )
         if self.strikes("broker_restart", msg, attempt=attempt):
             self.restart_broker()
         self.wake()
-
-    def refused(self, producer: str, msg: str, key: str, attempt: int) -> None:
-        """The log refused a batch that overtook an earlier one of the same producer
-        (``OutOfOrderSequence``). Kafka's producer sends it again, in order, after
-        ``retry.backoff.ms`` (100 ms), until ``delivery.timeout.ms`` (120 s) has passed, unless
-        it is configured not to retry at all."""
-        now = self.clock._now
-        self.history.record(
-            now, producer, "lost", msg, what="publish", attempt=attempt, reason="OutOfOrderSequence"
-        )
-        if (
-            self.retries
-            and now - self.first_sent[msg] < DELIVERY_TIMEOUT
-            and self.attempts[msg] == attempt
-        ):
-            self.sched.after(RETRY_BACKOFF, self.resend, producer, msg, key, attempt)
-
-    def resend(self, producer: str, msg: str, key: str, attempt: int) -> None:
-        if msg not in self.confirmed and self.attempts[msg] == attempt:
-            self.publish(producer, msg, key, attempt + 1)
 
     def pump(self) -> None:
         """Collect what the queues pushed to each consumer and send it on the wire."""
@@ -1249,31 +1250,84 @@ class _Sim:
     # --- producers -------------------------------------------------------------------------------------
 
     def publish(self, producer: str, msg: str, key: str, attempt: int) -> None:
+        """Send a message (``attempt`` 1) or send it again (``attempt`` > 1).
+
+        On a queue every publish travels on its own, as SQS's independent SendMessage requests
+        do, so a delayed one can be overtaken (on one AMQP channel it could not: a deliberate
+        simplification), and each is retried on its own when its confirm does not come. On a
+        log the producer is Kafka's: see :meth:`send_log`.
+        """
+        if self.log is not None:
+            self.send_log(producer, msg, key, attempt)
+            return
         now = self.clock._now
         if attempt == 1 and self.strikes("poison_message", msg, attempt=1):
             self.poison.add(msg)
         self.attempts[msg] = attempt
-        if attempt == 1:
-            self.first_sent[msg] = now
-        if self.log is not None and attempt == 1:
-            self.batches[msg] = self.kafka_producers[producer].build_batch(
-                TOPIC, [int(msg[1:])], key=key
-            )
         self.history.record(now, producer, "publish", msg, key=key, attempt=attempt)
-        extra = self._planned_delay(msg, attempt)
-        self.sched.after(self.latency + (extra or 0.0), self.arrive, producer, msg, key, attempt)
+        extra = self._planned_delay(msg, attempt) or 0.0
+        self.sched.after(self.latency + extra, self.arrive, producer, msg, key, attempt)
         if attempt <= self.retries:
             self.retry_timers[msg] = self.sched.after(
                 self.scenario.producers.confirm_timeout, self.retry, producer, msg, key, attempt
             )
 
+    def send_log(self, producer: str, msg: str, key: str, attempt: int) -> None:
+        """Kafka's producer: one connection, so requests arrive in the order they were sent (a
+        delayed one holds back the ones behind it), and at most ``MAX_IN_FLIGHT`` unconfirmed
+        batches; more wait their turn."""
+        k = self.senders[producer]
+        now = self.clock._now
+        if attempt == 1:
+            if k.broken or len(k.in_flight) >= MAX_IN_FLIGHT:
+                k.waiting.append((msg, key))
+                return
+            if self.strikes("poison_message", msg, attempt=1):
+                self.poison.add(msg)
+            self.batches[msg] = k.client.build_batch(TOPIC, [int(msg[1:])], key=key)
+        k.in_flight[msg] = (key, attempt)
+        self.attempts[msg] = attempt
+        self.history.record(now, producer, "publish", msg, key=key, attempt=attempt)
+        arrival = now + self.latency + (self._planned_delay(msg, attempt) or 0.0)
+        arrival = max(arrival, k.last_arrival)
+        k.last_arrival = arrival
+        self.sched.at(arrival, self.arrive, producer, msg, key, attempt)
+
+    def reconnect(self, producer: str) -> None:
+        """The producer notices its broken connection (``request.timeout.ms``), opens a new one,
+        and sends every unconfirmed batch again, in order (if it retries at all)."""
+        k = self.senders[producer]
+        k.broken = False
+        k.generation += 1
+        for msg, (key, attempt) in list(k.in_flight.items()):
+            if attempt <= self.retries:
+                self.send_log(producer, msg, key, attempt + 1)
+            else:
+                del k.in_flight[msg]  # given up: the producer never learns whether it arrived
+        self.send_waiting(producer)
+
+    def send_waiting(self, producer: str) -> None:
+        k = self.senders[producer]
+        while k.waiting and not k.broken and len(k.in_flight) < MAX_IN_FLIGHT:
+            msg, key = k.waiting.popleft()
+            self.send_log(producer, msg, key, 1)
+
     def confirm(
-        self, producer: str, msg: str, attempt: int, lost: bool, stored: bool, meta: Any = None
+        self,
+        producer: str,
+        msg: str,
+        attempt: int,
+        lost: bool,
+        stored: bool,
+        meta: Any = None,
+        generation: int = 0,
     ) -> None:
         now = self.clock._now
         where: dict[str, Any] = {}
+        k = self.senders.get(producer)
         if meta is not None:  # a log tells the producer where the record landed
             where = {"partition": meta.partition, "offset": meta.offset}
+            lost = lost or k.broken or generation != k.generation  # type: ignore[union-attr]
         if lost:
             self.history.record(
                 now, producer, "lost", msg, what="confirm", attempt=attempt, **where
@@ -1289,6 +1343,8 @@ class _Sim:
         timer = self.retry_timers.pop(msg, None)
         if timer is not None:
             self.sched.cancel(timer)
+        if k is not None and k.in_flight.pop(msg, None) is not None:
+            self.send_waiting(producer)
 
     def retry(self, producer: str, msg: str, key: str, attempt: int) -> None:
         if msg not in self.confirmed and self.attempts.get(msg) == attempt:
