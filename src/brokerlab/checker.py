@@ -300,12 +300,15 @@ class Report:
         verdicts = " ".join(f"{p}={'ok' if v.ok else 'FAIL'}" for p, v in self.verdicts.items())
         extra = f", {len(self.problems)} problems" if self.problems else ""
         return (
-            f"Report({self.events} events, {self.messages} messages{extra}: {counts} | {verdicts})"
+            f"Report({_n(self.events, 'event')}, {_n(self.messages, 'message')}{extra}: "
+            f"{counts} | {verdicts})"
         )
 
     def summary(self, limit: int = 3) -> str:
         """A few lines of plain text: each verdict with its reason, then the first anomalies."""
-        lines = [f"{self.events} events, {self.messages} messages, {self.processed} processed"]
+        lines = [
+            f"{_n(self.events, 'event')}, {_n(self.messages, 'message')}, {self.processed} processed"
+        ]
         for v in self.verdicts.values():
             lines.append(f"  {'ok  ' if v.ok else 'FAIL'} {v.property}: {v.reason}")
         for kind in ANOMALY_KINDS:
@@ -341,11 +344,16 @@ class Report:
             else ""
         )
         return (
-            f"<div><p>{self.events} events, {self.messages} messages, {self.processed} processed"
+            f"<div><p>{_n(self.events, 'event')}, {_n(self.messages, 'message')}, "
+            f"{self.processed} processed"
             f" &mdash; {esc(counts)}</p>"
             f"<table><tr><th>property</th><th>verdict</th><th>why</th></tr>{rows}</table>"
             f"{'<ul>' + items + '</ul>' if items else ''}{problems}</div>"
         )
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _example(anomalies: list[Anomaly]) -> str:
@@ -924,12 +932,11 @@ def _check(history: History, strict: bool) -> Report:
         if rec[_PUB] is None:
             continue  # never published (a malformed history): neither lost nor unfinished
         published += 1
-        if m in s.dead:
-            continue  # set aside on purpose: listed under dead_lettered
+        dead = m in s.dead  # set aside on purpose: listed under dead_lettered, never lost
         if not multi:
             if rec[_EFFECT] is not None:
                 processed += 1
-            else:
+            elif not dead:
                 unprocessed.append((ordered[0], m))
             continue
         effect = rec[_EFFECT]
@@ -957,7 +964,7 @@ def _check(history: History, strict: bool) -> Report:
         for g in sorted(meant, key=repr) if meant else ordered:
             if g in done:
                 processed += 1
-            else:
+            elif not dead:
                 unprocessed.append((g, m))
     wanted = {m for _g, m in unprocessed} | {m for _g, m in s.again}
     by_msg: dict[str, list[Event]] = {m: [] for m in wanted}
