@@ -25,12 +25,16 @@ lost_ack                  the consumer's ack/commit never reaches the broker: th
 duplicate_delivery        the broker hands a message out twice (SQS standard queues may keep
                           more than one copy of a message; here: a second copy is stored)
 producer_retry            the broker's confirm of a publish is lost, so the producer publishes
-                          the same message again (if it retries at all)
+                          the same message again (if it retries at all). On a log the whole
+                          connection breaks: the responses after it are lost too, and the
+                          producer resends every unconfirmed batch, in order
 broker_restart            the broker restarts after a message arrives: every connection
                           closes, unacked deliveries are requeued; a non-durable queue loses
                           its messages
 network_delay             a publish is held up on the network for up to ``max_delay``
-                          seconds, so later messages can overtake it (reordering)
+                          seconds. On a queue later messages can overtake it (reordering, as
+                          with SQS's independent requests); a log producer's single connection
+                          holds the later ones back instead
 rebalance                 (log only) partitions move between group members in the middle of
                           a batch
 poison_message            a message whose processing always fails: every ``ctx.effect()``
@@ -105,7 +109,7 @@ FAULTS: dict[str, FaultKind] = {
         FaultKind(
             "network_delay",
             "every publish",
-            "the publish is delayed on the network, so later ones can overtake it",
+            "the publish is delayed on the network (on a queue, later ones overtake it)",
         ),
         FaultKind(
             "rebalance",

@@ -71,6 +71,25 @@ Deliberate differences from the real brokers
   ``consumer_timeout`` (30 minutes by default, since 3.8.15) closes the channel.
 - A broker restart is instantaneous: every channel closes at once and consumers reconnect
   ``restart_delay`` seconds later; a non-durable queue loses what it held.
+- Queue producers send each publish on its own (like SQS's independent requests), so a delayed
+  one can be overtaken and each is retried on its own; one AMQP channel would keep them in
+  order. Log producers behave like Kafka's: one ordered connection, at most 5 batches in
+  flight (``max.in.flight.requests.per.connection``), and a lost response breaks the
+  connection, after which every unconfirmed batch is resent in order.
+
+Log setups
+----------
+The consumers form one group (``"workers"``) on topic ``"orders"``, with Kafka's defaults except
+``auto_offset_reset="earliest"`` (Kafka's ``latest`` would skip records published before the
+group's first commit: a loss of its own), ``enable_auto_commit=False`` (the handler commits) and
+``session.timeout.ms`` = 10 s (Kafka's default before 3.0; 45 s since). The log handlers are
+:func:`commit_then_process`, :func:`process_then_commit` and :func:`transactional`, and their
+``ctx`` is a :class:`LogContext`. A crashed member keeps its partitions until its session times
+out; a restarted consumer joins as a new member (``consumer-1.1``). A ``rebalance`` fault makes
+one record take longer than ``max.poll.interval.ms`` (5 minutes): the group removes the member in
+the middle of its batch, and its next commit is refused. A record delivered more than
+``max_receive_count`` times goes to the dead-letter topic ``orders.DLT`` (as Spring Kafka's
+``DeadLetterPublishingRecoverer`` does; Kafka itself has no dead-letter queue).
 """
 
 from __future__ import annotations
