@@ -715,21 +715,17 @@ class _QueueConsumer:
                 f"t={self.sim.clock._now:g}: the broker closed {self.name}'s channel: a delivery "
                 "stayed unacked longer than consumer_timeout."
             )
-            self.disconnect(record_crash=None)
+            self.disconnect(crashed=False)
 
     def fail(self, when: str, error: str | None, *, msg: str | None) -> None:
         """The handler was interrupted: a crash, a lost ack, or an error."""
-        sim = self.sim
         if when == "ack lost":
-            self.disconnect(record_crash=None)
+            self.disconnect(crashed=False)
             return
-        info: dict[str, Any] = {"when": when}
-        if error is not None:
-            info["error"] = error
-        sim.history.record(sim.clock._now, self.name, "crash", msg, **info)
-        self.disconnect(record_crash=True)
+        _record_crash(self.sim, self.name, msg, when, error)
+        self.disconnect(crashed=True)
 
-    def disconnect(self, record_crash: bool | None) -> None:
+    def disconnect(self, crashed: bool) -> None:
         """The channel closes: unacked deliveries go back; reconnect after restart_delay."""
         sim = self.sim
         channel = self.channel
@@ -743,7 +739,7 @@ class _QueueConsumer:
             sim.scenario.consumers.restart_delay,
             self.connect,
             self.incarnation,
-            record_crash is True,
+            crashed,
         )
         sim.pump()
 
@@ -944,10 +940,7 @@ class _LogConsumer:
         if when in ("ack lost", "commit lost"):
             self.disconnect(crashed=False)
             return
-        info: dict[str, Any] = {"when": when}
-        if error is not None:
-            info["error"] = error
-        sim.history.record(sim.clock._now, self.name, "crash", msg, **info)
+        _record_crash(sim, self.name, msg, when, error)
         self.disconnect(crashed=True)
 
     def disconnect(self, crashed: bool) -> None:
@@ -1250,7 +1243,7 @@ class _Sim:
         if self.scenario.broker.durable:
             for c in self.consumers:
                 if c.channel is not None or c.busy:
-                    c.disconnect(record_crash=None)
+                    c.disconnect(crashed=False)
             return
         for name, q in list(self.queues.items()):
             held = [m.id for m in q.peek()] + [d.message.id for d in q.in_flight()]
@@ -1264,7 +1257,7 @@ class _Sim:
         for c in self.consumers:
             if c.channel is not None or c.busy:
                 c.channel = None  # its queue is gone, and the deliveries with it
-                c.disconnect(record_crash=None)
+                c.disconnect(crashed=False)
 
     # --- producers -------------------------------------------------------------------------------------
 
@@ -1438,6 +1431,13 @@ class _Sim:
             notes=self.notes,
             broker=self.log if self.log is not None else (self.amqp or self.queues["jobs"]),
         )
+
+
+def _record_crash(sim: _Sim, actor: str, msg: str | None, when: str, error: str | None) -> None:
+    info: dict[str, Any] = {"when": when}
+    if error is not None:
+        info["error"] = error
+    sim.history.record(sim.clock._now, actor, "crash", msg, **info)
 
 
 def _where(exc: BaseException) -> str:
