@@ -1,11 +1,13 @@
 """The simulation on the reference queue and exchange: determinism, each fault, and handlers."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from brokerlab.checker import problems
 from brokerlab.errors import PoisonMessage, ScenarioError
 from brokerlab.faults import Fault
-from brokerlab.scenario import BrokerSetup, Consumers, Producers, Scenario
+from brokerlab.scenario import MODES, BrokerSetup, Consumers, Producers, Scenario
 from brokerlab.simulation import (
     Context,
     DedupStore,
@@ -396,3 +398,33 @@ def test_compare_runs_each_mode():
 def test_simulate_refuses_what_is_not_a_scenario():
     with pytest.raises(ScenarioError, match="is not a Scenario"):
         simulate({"messages": 3})
+
+
+# --- any scenario: deterministic and well-formed ---------------------------------------------
+
+
+@st.composite
+def scenarios(draw):
+    kind = draw(st.sampled_from(["queue", "exchange", "log"]))
+    names = ["crash_before_processing", "crash_after_processing", "lost_ack", "producer_retry"]
+    names += ["rebalance"] if kind == "log" else ["duplicate_delivery"]
+    faults = draw(st.dictionaries(st.sampled_from(names), st.sampled_from([0.0, 0.1, 0.5])))
+    return Scenario(
+        messages=draw(st.integers(1, 8)),
+        producers=Producers(keys=draw(st.integers(1, 3))),
+        broker=BrokerSetup(kind=kind, queues=2 if kind == "exchange" else 1),
+        consumers=Consumers(
+            count=draw(st.integers(1, 2)), mode=draw(st.sampled_from(MODES)), batch=2
+        ),
+        faults=faults,
+        seed=draw(st.integers(0, 1000)),
+    )
+
+
+@given(scenarios())
+def test_any_scenario_replays_exactly_and_records_a_well_formed_history(scenario):
+    first = simulate(scenario)
+    assert simulate(scenario).history.to_jsonl() == first.history.to_jsonl()
+    assert not problems(first.history)
+    assert first.stopped == "settled"
+    assert first.report.ok(scenario.consumers.mode) or "duplicate_delivery" in scenario.faults.kinds
