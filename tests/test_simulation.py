@@ -241,6 +241,44 @@ def test_a_learner_handler_that_raises_is_recorded_not_fatal():
     assert run.stopped == "settled"
 
 
+def test_a_fault_cannot_be_swallowed_by_a_bare_except():
+    def stubborn(delivery, ctx):
+        try:
+            ctx.effect()
+        except BaseException:  # noqa: B036 - the point of the test
+            pass
+        try:
+            ctx.ack()
+        except BaseException:  # noqa: B036
+            pass
+
+    run = simulate(
+        Scenario(
+            messages=1,
+            consumers=Consumers(handler=stubborn),
+            faults=[Fault("crash_before_processing", msg="m1")],
+        )
+    )
+    consumer = [e.kind for e in run.history if e.actor == "consumer-1"]
+    assert consumer == ["deliver", "crash", "restart", "deliver", "process", "ack"]
+    assert run.ok and not run.errors
+
+
+def test_sys_exit_in_a_handler_is_a_handler_error():
+    import sys
+
+    def quit_(delivery, ctx):
+        sys.exit("bye")
+
+    run = simulate(
+        Scenario(
+            messages=1, consumers=Consumers(handler=quit_), broker=BrokerSetup(max_receive_count=1)
+        )
+    )
+    assert run.errors[0].error == "SystemExit: bye"
+    assert run.counts["dead_lettered"] == 1
+
+
 def test_a_handler_that_loops_forever_is_stopped():
     def spin(delivery, ctx):
         while True:

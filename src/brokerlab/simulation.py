@@ -277,7 +277,17 @@ class _Stopped(BaseException):
 class Context:
     """What a handler can do with its delivery (see the module docstring)."""
 
-    __slots__ = ("_sim", "_consumer", "delivery", "store", "_calls", "settled", "_msg", "_key")
+    __slots__ = (
+        "_sim",
+        "_consumer",
+        "delivery",
+        "store",
+        "_calls",
+        "settled",
+        "_msg",
+        "_key",
+        "_dead",
+    )
 
     def __init__(self, sim: _Sim, consumer: Any, delivery: Any) -> None:
         self._sim = sim
@@ -288,6 +298,7 @@ class Context:
         self.settled = False
         self._msg: str = delivery.id
         self._key: str | None = delivery.key
+        self._dead: str | None = None  # set when a fault struck: the process is gone
 
     @property
     def now(self) -> float:
@@ -299,7 +310,15 @@ class Context:
         """This consumer's name, e.g. ``"consumer-1"``."""
         return self._consumer.name
 
+    def _die(self, what: str) -> _Interrupt:
+        """A fault strikes here. Any later call raises again: a handler that catches the
+        interrupt (a bare ``except:``) cannot act for a process that is gone."""
+        self._dead = what
+        return _Interrupt(what)
+
     def _count(self, what: str) -> None:
+        if self._dead is not None:
+            raise _Interrupt(self._dead)
         self._calls += 1
         if self._calls > MAX_CTX_CALLS:
             raise _Stopped(
@@ -317,7 +336,7 @@ class Context:
         self._count("effect")
         sim, msg = self._sim, self._msg
         if sim.strikes("crash_before_processing", msg, self.delivery):
-            raise _Interrupt("before processing")
+            raise self._die("before processing")
         if msg in sim.poison:
             raise PoisonMessage(
                 f"{msg} is a poison message: processing it always fails. Catch PoisonMessage and "
@@ -326,7 +345,7 @@ class Context:
         info = {} if value is None else {"value": value}
         self._did_effect(info, remember)
         if sim.strikes("crash_after_processing", msg, self.delivery):
-            raise _Interrupt("after processing")
+            raise self._die("after processing")
 
     def _did_effect(self, info: dict[str, Any], remember: Any) -> None:
         c = self._consumer
@@ -343,7 +362,7 @@ class Context:
         sim, c, d, msg = self._sim, self._consumer, self.delivery, self._msg
         if sim.strikes("lost_ack", msg, d):
             sim.history.record(sim.clock._now, c.name, "lost", msg, what="ack")
-            raise _Interrupt("ack lost")
+            raise self._die("ack lost")
         c.channel.ack(d)  # the broker's own checks: acking twice raises AlreadyAcknowledged
         self.settled = True
         sim.history.record(sim.clock._now, c.name, "ack", msg, **c.group_info)
@@ -484,7 +503,7 @@ class LogContext(Context):
             )
         if sim.strikes("lost_ack", msg, self.delivery):
             sim.history.record(sim.clock._now, c.name, "lost", msg, what="commit")
-            raise _Interrupt("commit lost")
+            raise self._die("commit lost")
         if self._txn is not None:
             c.txn_producer().send_offsets_to_transaction(offsets, c.member)
             self._txn_offsets.update(offsets)
@@ -1386,11 +1405,15 @@ class _Sim:
                 "again."
             )
             return "commit refused", None
-        except Exception as exc:  # learner code: record it, never let it end the run
+        except (Exception, SystemExit) as exc:  # learner code: recorded, never ends the run
+            if ctx._dead is not None:  # it swallowed a fault, then failed: the fault counts
+                return ctx._dead, None
             error = f"{type(exc).__name__}: {exc}"
             where = _where(exc)
             self.errors.append(HandlerError(c.name, d.id, self.clock._now, error, where))
             return "handler raised", error
+        if ctx._dead is not None:  # it swallowed a fault (a bare except): the fault counts
+            return ctx._dead, None
         return None
 
     # --- running -------------------------------------------------------------------------------------------
