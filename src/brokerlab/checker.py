@@ -478,10 +478,12 @@ def _check_history(history: Any) -> None:
 # look-up for its message. The common case (one group) stores plain events, not dicts.
 _PUB = 0  # its first publish event (publish order is the order of these events)
 _LOC = 1  # (partition, offset), from the first event that says where it lives
-_TO = 2  # the consumers it was delivered to, one entry per delivery
-_SETTLERS = 3  # the consumers that acked or nacked it, one entry per ack/nack
+_TO = 2  # the consumers it was delivered to, one entry per delivery (one: the name itself)
+_SETTLERS = 3  # the consumers that acked or nacked it, one entry per ack/nack (one: the name)
 _EFFECT = 4  # its first process event, or {group: first process event} once 2 groups did
 _SETTLED = 5  # its first ack (or commit naming it), or {group: that event} once 2 groups did
+_FIRST = 6  # the index of its first event
+_LAST = 7  # the index of its last event (to find all its events again without a full pass)
 
 
 class _Pass:
@@ -547,6 +549,13 @@ def _in(slot: Any, g: Any, group_of: Any) -> Event | None:
 _MANY = object()  # "more than one": a marker no group can equal
 
 
+def _listed(x: Any) -> list[Any]:
+    """A ``_TO``/``_SETTLERS`` slot as a list: None, one name, or a list of names."""
+    if x is None:
+        return []
+    return x if type(x) is list else [x]
+
+
 def _slot_groups(slot: Any, group_of: Any) -> set[Any]:
     """The groups an ``_EFFECT``/``_SETTLED`` slot holds an event for."""
     if slot is None:
@@ -569,13 +578,23 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
     its group.
     """
     _check_history(history)
+    PUB, LOC, TO, SETTLERS, EFFECT, SETTLED, LAST = (
+        _PUB,
+        _LOC,
+        _TO,
+        _SETTLERS,
+        _EFFECT,
+        _SETTLED,
+        _LAST,
+    )
+    INF = _INF  # (local names are the fastest to read in a loop of a million events)
     events = history.events
     found: list[Problem] = []
     bad = found.append
     actor_group, group_at = ({}, {}) if groups is None else (dict(groups[0]), dict(groups[1]))
     group_of = actor_group.get
     again_with_groups = False
-    msgs: dict[str, list[Any]] = {}  # message -> [_PUB, _LOC, _TO, _SETTLERS, _EFFECT, _SETTLED]
+    msgs: dict[str, list[Any]] = {}  # message -> [PUB, LOC, TO, SETTLERS, EFFECT, SETTLED]
     consumers: set[str] = set()  # every actor something was delivered to
     again: dict[tuple[Any, str], list[Event]] = {}  # (group, message) -> its later effects
     key_front: dict[tuple[Any, str], list[Any]] = {}  # (group, key) -> [highest rank, event]
@@ -599,7 +618,7 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
         k = e.kind
         m = e.msg
         a = e.actor
-        if type(t) is float and last_time <= t < _INF:  # the usual case, in one comparison
+        if type(t) is float and last_time <= t < INF:  # the usual case, in one comparison
             last_time = t
         else:
             last_time = _time_problem(e, last_time, bad)
@@ -681,14 +700,17 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
             continue
         rec = msgs.get(m)
         if rec is None:
-            rec = msgs[m] = [None, None, None, None, None, None]
-        if o is not None and p is not None and rec[_LOC] is None:
-            rec[_LOC] = (p, o)
+            i = e.index
+            rec = msgs[m] = [None, None, None, None, None, None, i, i]
+        else:
+            rec[LAST] = e.index
+        if o is not None and p is not None and rec[LOC] is None:
+            rec[LOC] = (p, o)
 
         # --- message events, the most frequent first ---------------------------------------------
         if k == "process":
-            to = rec[_TO]
-            if to is None or a not in to:
+            to = rec[TO]
+            if to != a and (type(to) is not list or a not in to):
                 bad(
                     _problem(
                         e,
@@ -696,13 +718,13 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
                     )
                 )
             g = group_of(a)
-            done = rec[_EFFECT]
+            done = rec[EFFECT]
             if done is None:
-                rec[_EFFECT] = e
+                rec[EFFECT] = e
             else:
                 if type(done) is not dict:
                     g0 = group_of(done.actor)
-                    done = rec[_EFFECT] = {g0: done}
+                    done = rec[EFFECT] = {g0: done}
                 if g in done:
                     more = again.get((g, m))
                     if more is None:
@@ -711,7 +733,7 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
                         more.append(e)
                     continue  # a duplicate: order is judged on first effects only
                 done[g] = e
-            pub = rec[_PUB]
+            pub = rec[PUB]
             if pub is not None:
                 key = e.key
                 if key is None:
@@ -727,7 +749,7 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
                         front[1] = e
                     else:
                         order_out.append(_key_order(m, key, g, e, pub, front[1], msgs))
-            where = rec[_LOC]
+            where = rec[LOC]
             if where is not None:
                 gp = (g, where[0])
                 front = part_front.get(gp)
@@ -739,15 +761,17 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
                 else:
                     order_out.append(_partition_order(m, where, g, e, front))
         elif k == "deliver":
-            if rec[_PUB] is None:
+            if rec[PUB] is None:
                 bad(_problem(e, _unpublished(k, m)))
-            to = rec[_TO]
+            to = rec[TO]
             if to is None:
-                rec[_TO] = [a]
-            else:
+                rec[TO] = a  # one delivery: the consumer itself (no list to allocate)
+            elif type(to) is list:
                 to.append(a)
+            else:
+                rec[TO] = [to, a]
             consumers.add(a)
-            where = rec[_LOC]
+            where = rec[LOC]
             if where is None:
                 continue  # a queue delivery: no offsets to follow
             g = group_of(a)
@@ -775,12 +799,12 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
             st[2] = resets
             st[3] = o + 1
         elif k == "publish":
-            if rec[_PUB] is None:
-                rec[_PUB] = e
+            if rec[PUB] is None:
+                rec[PUB] = e
         elif k == "ack" or k == "nack" or k == "commit":  # (a commit that names a message)
-            to = rec[_TO]
-            n = to.count(a) if to is not None else 0
-            settlers = rec[_SETTLERS]
+            to = rec[TO]
+            n = to.count(a) if type(to) is list else (1 if to == a else 0)
+            settlers = rec[SETTLERS]
             if n == 0:
                 bad(
                     _problem(
@@ -789,33 +813,35 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
                     )
                 )
             elif settlers is None:
-                rec[_SETTLERS] = [a]
-            elif settlers.count(a) >= n:
+                rec[SETTLERS] = a
+            elif (settlers.count(a) if type(settlers) is list else (settlers == a)) >= n:
                 bad(
                     _problem(
                         e,
                         f"{a} {k}s {m} again, but each delivery can be settled only once (acking twice is an error).",
                     )
                 )
-            else:
+            elif type(settlers) is list:
                 settlers.append(a)
+            else:
+                rec[SETTLERS] = [settlers, a]
             if k == "nack":
                 resets += 1
                 continue
-            done = rec[_SETTLED]
+            done = rec[SETTLED]
             if done is None:
-                rec[_SETTLED] = e
+                rec[SETTLED] = e
             else:
                 g = group_of(a)
                 if type(done) is not dict:
                     g0 = group_of(done.actor)
                     if g0 == g:
                         continue
-                    done = rec[_SETTLED] = {g0: done}
+                    done = rec[SETTLED] = {g0: done}
                 if g not in done:
                     done[g] = e
         elif k == "confirm" or k == "redeliver" or k == "dead_letter":
-            if rec[_PUB] is None:
+            if rec[PUB] is None:
                 bad(_problem(e, _unpublished(k, m)))
             if k == "redeliver":
                 resets += 1
@@ -828,7 +854,7 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
                 bad(_problem(e, _what_reason(what)))
             elif what == "publish":
                 wire[m] = wire.get(m, 0) + 1
-            elif rec[_PUB] is None:
+            elif rec[PUB] is None:
                 bad(_problem(e, _unpublished(f"lost {what}", m)))
             elif what == "message" and m not in dropped:
                 dropped[m] = e
@@ -947,8 +973,11 @@ def _check(history: History, strict: bool) -> Report:
                 (where is None or reader.get(where[0], g0) == g0)
                 and (
                     to is None
-                    or (len(to) == 1 and group_of(to[0]) == g0)
-                    or all(group_of(a) == g0 for a in to)
+                    or (
+                        group_of(to) == g0
+                        if type(to) is str
+                        else all(group_of(a) == g0 for a in to)
+                    )
                 )
                 and (
                     settled is None or (type(settled) is not dict and group_of(settled.actor) == g0)
@@ -957,7 +986,9 @@ def _check(history: History, strict: bool) -> Report:
                 processed += 1
                 continue
         done = _slot_groups(effect, group_of)
-        meant = {group_of(a) for a in rec[_TO] or ()} | _slot_groups(rec[_SETTLED], group_of) | done
+        meant = (
+            {group_of(a) for a in _listed(rec[_TO])} | _slot_groups(rec[_SETTLED], group_of) | done
+        )
         where = rec[_LOC]
         if where is not None:
             meant |= {g for g in ordered if where[0] in parts[g]}
@@ -967,12 +998,7 @@ def _check(history: History, strict: bool) -> Report:
             elif not dead:
                 unprocessed.append((g, m))
     wanted = {m for _g, m in unprocessed} | {m for _g, m in s.again}
-    by_msg: dict[str, list[Event]] = {m: [] for m in wanted}
-    if wanted:
-        for e in s.events:
-            evs = by_msg.get(e.msg)  # type: ignore[arg-type]
-            if evs is not None:
-                evs.append(e)
+    by_msg = _events_of(wanted, s.msgs, s.events)
 
     for (g, m), more in s.again.items():
         first = _in(s.msgs[m][_EFFECT], g, group_of)
@@ -1008,6 +1034,28 @@ def _check(history: History, strict: bool) -> Report:
         anomalies=out,
         problems=s.problems,
     )
+
+
+def _events_of(
+    wanted: set[str], msgs: dict[str, list[Any]], events: list[Event]
+) -> dict[str, list[Event]]:
+    """All the events of each ``wanted`` message, reading only the stretches of the history
+    between each one's first and last event (merged where they overlap)."""
+    by_msg: dict[str, list[Event]] = {m: [] for m in sorted(wanted)}
+    spans = sorted((msgs[m][_FIRST], msgs[m][_LAST]) for m in wanted)
+    merged: list[list[int]] = []
+    for first, last in spans:
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    get = by_msg.get
+    for first, last in merged:
+        for e in events[first : last + 1]:
+            evs = get(e.msg)  # type: ignore[arg-type]
+            if evs is not None:
+                evs.append(e)
+    return by_msg
 
 
 def _first_index(a: Anomaly) -> int:
