@@ -226,3 +226,36 @@ def test_every_message_is_accounted_for_once_per_group(plan):
     assert processed.isdisjoint(set(fates[2]) | set(fates[3]))
     assert processed | set(others) == published
     assert r.processed == len(processed) and r.messages == len(published)
+
+
+def as_group(h: History, group: str) -> History:
+    """A copy of ``h`` whose consumers are in ``group`` (renamed) and whose ids are prefixed."""
+    out = History()
+    for e in h:
+        actor = e.actor if e.actor in ("producer", "broker") else f"{group}-{e.actor}"
+        info = dict(e.info or {})
+        if e.kind == "deliver":
+            info["group"] = group
+        out.record(
+            e.time,
+            actor,
+            e.kind,
+            f"{group}-{e.msg}" if e.msg else None,
+            key=e.key,
+            partition=e.partition,
+            offset=e.offset,
+            **info,
+        )
+    return out
+
+
+@given(steps, steps)
+def test_two_groups_are_checked_as_if_alone(plan_a, plan_b):
+    """Interleave two independent runs in two groups: each group's anomalies are its own."""
+    a, b = as_group(queue_history(plan_a), "A"), as_group(queue_history(plan_b), "B")
+    both = History(e.copy() for e in sorted([*a, *b], key=lambda e: (e.time, e.actor[0] != "A")))
+    r = check(both)
+    for kind in ("lost", "duplicated", "unfinished", "dead_lettered"):
+        alone = {x.msg for x in getattr(check(a), kind)} | {x.msg for x in getattr(check(b), kind)}
+        assert {x.msg for x in getattr(r, kind)} == alone, kind
+    assert r.processed == check(a).processed + check(b).processed
