@@ -24,7 +24,10 @@ Definitions
 Every definition is per message id ``msg`` and per *group* (see the conventions in
 :mod:`brokerlab.history`: without ``group=`` there is one default group). "Effect" means a
 ``process`` event. The order of events is their order in the history (their ``index``); times
-only label them.
+only label them. A message is meant for every group that handled it (was delivered it, acked
+it, processed it) and for every group that reads its partition; with one group, for that group.
+A message that was never published (only possible with ``strict=False``) is judged neither lost
+nor unfinished.
 
 ``duplicated``
     The message's effect happened more than once in one group: two or more ``process`` events.
@@ -101,6 +104,13 @@ published, an ack by a consumer that was never delivered the message...). :func:
 a malformed history with :class:`~brokerlab.errors.HistoryFormatError` naming the first problems,
 unless ``strict=False`` (useful for a real-broker history that started recording after some
 messages were published); the problems are then kept in :attr:`Report.problems`.
+
+Counterexamples
+---------------
+
+:func:`minimal_core` shrinks a failing history to a 1-minimal one that still shows the failure
+(greedy delta debugging), for the shortest-counterexample search; :func:`violations` lists the
+anomalies that break a property.
 
 Cost
 ----
