@@ -192,8 +192,8 @@ def write(rows: list[dict[str, float]], mem: tuple[int, float, float], command: 
         "- workload: `workload(n)` in `benchmarks/bench_checker.py`: a consumer group reading 4",
         "  partitions, a queue-style worker, duplicates, losses, poison messages, producer retries",
         "  (every event kind the checker reads). events/s = events / CPU time of `check(history)`",
-        "  (well-formedness included), best of the rounds (at least ``--repeat``, and about a million
-  events per size in all). floor = a loop that only counts events",
+        "  (well-formedness included), best of the rounds (at least 3; about a million events per",
+        "  size in all). floor = a loop that only counts events",
         "  per message id, in the same rounds.",
         "",
         "| events | check events/s | ns/event | growth vs 10k | floor events/s | check/floor time | lost | duplicated | dead-lettered |",
