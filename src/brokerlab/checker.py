@@ -143,6 +143,7 @@ __all__ = [
     "Verdict",
     "check",
     "minimal_core",
+    "property_name",
     "problems",
     "validate",
     "violations",
