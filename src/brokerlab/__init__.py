@@ -1,9 +1,31 @@
 """brokerlab: a small, faithful, deterministic message broker to learn messaging with.
 
-Each module holds one idea of the course and is named with the handbook's word for it:
-``clock``, ``message``, ``queue``, ``routing``, ``exchange``, ``pubsub``, ``log``,
-``partitioning``, ``consumer_group``, ``history``, ``checker``, ``simulation``, ``windows``...
+Each module holds one idea of the course and is named with the handbook's word for it. The names
+below are the ones a notebook reaches for most; they are imported on first use, so
+``import brokerlab`` stays quick and does not load matplotlib until a picture is drawn.
+
+==================  ======================================================================
+idea                names
+==================  ======================================================================
+time and messages   ``VirtualClock``, ``RealClock``, ``Message``, ``Delivery``, ``BrokerError``
+queues              ``Queue``, ``Consumer`` (``brokerlab.queue``)
+exchanges, pub/sub  ``Broker``, ``Topic``, ``topic_matches``, ``headers_match``
+the log             ``Log``, ``murmur2``, ``partition_for_key``
+guarantees          ``History``, ``Event``, ``check``, ``minimal_core``
+simulation          ``Scenario``, ``Producers``, ``Consumers``, ``BrokerSetup``, ``Fault``,
+                    ``Faults``, ``Scheduler``, ``simulate``, ``compare``,
+                    ``shortest_counterexample``
+pictures            ``draw_sequence``, ``plot_depth``, ``plot_lag``, ``draw_topology``
+stream vs batch     ``windows_for``, ``TumblingWindows``, ``HoppingWindows``,
+                    ``SessionWindows``, ``StreamTime``, ``StreamProcessor``, ``BatchJob``,
+                    ``LambdaArchitecture``, ``KappaArchitecture``
+==================  ======================================================================
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .clock import Clock, RealClock, VirtualClock
 from .errors import BrokerError
@@ -11,4 +33,65 @@ from .message import Delivery, Message
 
 __version__ = "0.1.0"
 
-__all__ = ["BrokerError", "Clock", "Delivery", "Message", "RealClock", "VirtualClock", "__version__"]
+_LAZY = {
+    "Queue": "queue",
+    "Consumer": "queue",
+    "Broker": "broker",
+    "Topic": "pubsub",
+    "topic_matches": "routing",
+    "headers_match": "routing",
+    "Log": "log",
+    "murmur2": "partitioning",
+    "partition_for_key": "partitioning",
+    "History": "history",
+    "Event": "history",
+    "check": "checker",
+    "minimal_core": "checker",
+    "Scenario": "scenario",
+    "Producers": "scenario",
+    "Consumers": "scenario",
+    "BrokerSetup": "scenario",
+    "Fault": "faults",
+    "Faults": "faults",
+    "Scheduler": "scheduler",
+    "simulate": "simulation",
+    "compare": "simulation",
+    "shortest_counterexample": "counterexample",
+    "draw_sequence": "diagram",
+    "plot_depth": "plots",
+    "plot_lag": "plots",
+    "draw_topology": "topology",
+    "windows_for": "windows",
+    "TumblingWindows": "windows",
+    "HoppingWindows": "windows",
+    "SessionWindows": "windows",
+    "StreamTime": "watermark",
+    "StreamProcessor": "stream",
+    "BatchJob": "batch",
+    "LambdaArchitecture": "lambda_architecture",
+    "KappaArchitecture": "lambda_architecture",
+}
+
+__all__ = [
+    "BrokerError",
+    "Clock",
+    "Delivery",
+    "Message",
+    "RealClock",
+    "VirtualClock",
+    "__version__",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'brokerlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
