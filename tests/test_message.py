@@ -1,9 +1,18 @@
+import copy
 import hashlib
+import pickle
 
 import pytest
 
 from brokerlab.errors import InvalidType, check_choice, check_range, out_of_range
-from brokerlab.message import Delivery, Message, body_bytes, check_payload
+from brokerlab.message import (
+    Delivery,
+    Message,
+    body_bytes,
+    check_payload,
+    new_delivery,
+    numbered_message,
+)
 
 
 @pytest.mark.parametrize("payload", [b"x", "text", 3, 2.5, True, None, {"a": [1, 2]}, [1, "b"]])
@@ -45,6 +54,41 @@ def test_message_and_delivery_reprs_are_short_and_useful():
     assert repr(d) == (
         "Delivery('m1', {'order': 17}, tag=4, receive_count=2, redelivered, consumer='c1')"
     )
+
+
+def test_fast_builders_make_the_same_objects_as_the_constructors():
+    m = numbered_message(7, b"x", 2.5)
+    plain = Message("m7", b"x", None, {}, 2.5, None, None)
+    assert m == plain and repr(m) == repr(plain) == "Message('m7', b'x')"
+    assert (m.id, m.key, m.headers, m.timestamp, m.group, m.dedup_id) == (
+        "m7",
+        None,
+        {},
+        2.5,
+        None,
+        None,
+    )
+    assert m != Message("m8", b"x", timestamp=2.5) and m != ("m7", b"x")
+    for twin in (
+        copy.copy(m),
+        copy.deepcopy(m),
+        pickle.loads(pickle.dumps(numbered_message(7, b"x", 2.5))),
+    ):
+        assert twin == m and twin.id == "m7"
+    m.key = "k"  # messages stay mutable (the broker re-keys dead-letter copies)
+    m.id = "renamed"
+    assert (m.key, m.id) == ("k", "renamed")
+    with pytest.raises(TypeError):
+        hash(m)
+
+    d = new_delivery(plain, "jobs", 3, 2, "c1")
+    full = Delivery(plain, "jobs", 3, "jobs:m7:3", 2, True, "c1")
+    assert d == full and repr(d) == repr(full)
+    assert d.receipt_handle == "jobs:m7:3" and d.redelivered is True
+    assert Delivery(plain, "jobs", 3, None) != Delivery(plain, "jobs", 3, "other:m7:3")
+    assert copy.deepcopy(d) == d == pickle.loads(pickle.dumps(d))
+    d.receipt_handle = "custom"
+    assert d.receipt_handle == "custom" and d != full
 
 
 def test_error_helpers_name_parameter_allowed_and_fix():

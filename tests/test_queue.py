@@ -566,3 +566,27 @@ def test_enqueue_takes_built_messages_with_delay_and_ttl():
     assert len(q) == 0
     clock.advance(5)
     assert q.peek() == [m]
+
+
+def test_visibility_timeouts_fire_after_acked_receipts_were_forgotten():
+    # receive() drops the visibility records of settled deliveries when nothing older is in
+    # flight; the deliveries still in flight must keep their deadlines.
+    q, clock = make(visibility_timeout=10)
+    for i in range(4):
+        q.publish(i)
+    [a] = q.receive()
+    q.ack(a)
+    [b] = q.receive()  # only b in flight: a's record is dropped here
+    clock.advance(3)
+    [c] = q.receive(visibility_timeout=20)  # b is still in flight: nothing is dropped
+    q.ack(b)
+    [d] = q.receive(visibility_timeout=2)  # a deadline earlier than c's
+    clock.advance(2)
+    assert [m.payload for m in q.peek()] == [3]  # d came back at its own deadline
+    clock.advance(18)
+    assert [m.payload for m in q.peek()] == [2, 3]  # and c at its own
+    assert q.stats()["requeued"] == 2
+    with pytest.raises(AlreadyAcknowledged):
+        q.ack(b)
+    q.ack(d.receipt_handle)  # the latest handle still deletes it after the timeout (SQS)
+    assert q.stats()["acked"] == 3

@@ -94,7 +94,7 @@ from .errors import (
     check_range,
 )
 from .fifo import DEDUP_WINDOW, Deduplicator, check_fifo_fields, dedup_key
-from .message import Delivery, Message, check_payload
+from .message import Delivery, Message, check_payload, new_delivery, numbered_message
 
 __all__ = ["Consumer", "Queue"]
 
@@ -282,6 +282,58 @@ class Queue:
     1
     """
 
+    # Slots rather than a __dict__: a queue has about fifty fields, more than CPython 3.11
+    # keeps in a shared-key dict, and the hot paths read a dozen of them per call.
+    __slots__ = (
+        "name",
+        "clock",
+        "fifo",
+        "visibility_timeout",
+        "retention",
+        "delay",
+        "message_ttl",
+        "max_length",
+        "max_receive_count",
+        "content_based_dedup",
+        "_dead_letter",
+        "_plain",
+        "_heap",
+        "_ready",
+        "_pos",
+        "_inflight",
+        "_next_tag",
+        "_late",
+        "_stale",
+        "_vis",
+        "_vis_late",
+        "_vis_last",
+        "_vis_cap",
+        "_ret",
+        "_ret_bound",
+        "_delayed",
+        "_n_delayed",
+        "_ttl",
+        "_next_due",
+        "_busy",
+        "_groups",
+        "_dedup",
+        "_consumers",
+        "_rr",
+        "_consumer_ids",
+        "_sources",
+        "_n_published",
+        "_n_dedup",
+        "_n_redelivered",
+        "_n_acked",
+        "_n_requeued",
+        "_n_dead",
+        "_n_discarded",
+        "_n_expired",
+        "_n_redriven",
+        "_n_purged",
+        "_reasons",
+    )
+
     def __init__(
         self,
         name: str,
@@ -372,7 +424,6 @@ class Queue:
         self.max_receive_count = max_receive_count
         self.content_based_dedup = content_based_dedup
         self._dead_letter = dead_letter
-        self._now = clock.now
         # publish() can skip _accept() when nothing but "ready now" can happen to a message.
         self._plain = not fifo and self.delay == 0 and self.message_ttl is None
 
@@ -382,7 +433,7 @@ class Queue:
         self._ready: dict[int, list[Any]] = {}
         self._pos = 0  # arrival counter: positions, and the number of messages that entered
         self._inflight: dict[int, list[Any]] = {}  # delivery tag -> record
-        self._next_tag = 1
+        self._next_tag = 1  # also counts deliveries: tags 1.._next_tag-1 were handed out
         # SQS: after a visibility timeout the latest receipt handle stays valid until the
         # message is received again. tag -> record (which is ready again).
         self._late: dict[int, list[Any]] = {}
@@ -419,7 +470,6 @@ class Queue:
         # Counters (see stats()).
         self._n_published = 0  # also names messages: m1, m2, ...
         self._n_dedup = 0
-        self._n_delivered = 0
         self._n_redelivered = 0
         self._n_acked = 0
         self._n_requeued = 0
@@ -490,11 +540,11 @@ class Queue:
         ):
             return self._publish(payload, key, headers, id, delay, ttl, group, dedup_id)
         # The common case, written out for speed: a bare message, ready at once.
-        now = self._now()
+        now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
         self._n_published = n = self._n_published + 1
-        msg = Message(f"m{n}", payload, None, {}, now, None, None)
+        msg = numbered_message(n, payload, now)  # Message(f"m{n}", payload, timestamp=now)
         self._pos = pos = self._pos + 1
         retain = now + self.retention
         if retain < self._ret_bound:
@@ -548,7 +598,7 @@ class Queue:
                     "are for FIFO queues only (SQS rejects MessageDeduplicationId on standard "
                     "queues). Leave it out, or use a queue made with fifo=True."
                 )
-        now = self._now()
+        now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
         dedup = None
@@ -599,7 +649,7 @@ class Queue:
                     f"delay={delay!r} on FIFO queue {self.name!r}: SQS FIFO queues take no "
                     "per-message delay. Leave delay out."
                 )
-        now = self._now()
+        now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
         if self.fifo:
@@ -626,7 +676,7 @@ class Queue:
                 f"message={message!r} is a {type(message).__name__}: receive_dead_letter() takes "
                 "a brokerlab.message.Message."
             )
-        now = self._now()
+        now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
         start = now if self.fifo else min(message.timestamp, now)
@@ -700,21 +750,23 @@ class Queue:
                 who="SQS",
                 example=VISIBILITY_DEFAULT,
             )
-        now = self._now()
+        now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
         ready = self._ready
         if not ready:
             return []
-        heap, inflight, late, name = self._heap, self._inflight, self._late, self.name
-        fifo, groups = self.fifo, self._groups
+        heap, inflight, name, fifo = self._heap, self._inflight, self.name, self.fifo
+        if fifo:
+            groups = self._groups
+            taken: set[Any] = set()  # the groups this call takes messages of
+            held: list[int] = []  # positions skipped because their group is busy
         deadline = now + vt
         first = tag = self._next_tag
+        last = first + max_messages
         out: list[Delivery] = []
-        held: list[int] = []
-        taken: set[Any] = set()
         again = 0
-        while heap and len(out) < max_messages:
+        while heap:
             pos = heappop(heap)
             e = ready.pop(pos, None)
             if e is None:
@@ -729,34 +781,41 @@ class Queue:
                 taken.add(g)
                 groups[g] = groups.get(g, 0) + 1
             old = e[_TAG]
-            if old and old in late:
+            if old and old in self._late:
                 self._supersede(old, tag)
-            count = e[_COUNT] + 1
+            e[_COUNT] = count = e[_COUNT] + 1
             if count > 1:
                 again += 1
-            e[_COUNT] = count
             e[_TAG] = tag
             e[_STATE] = _INFLIGHT
             e[_DEADLINE] = deadline
             e[_RECEIVED] = now
             inflight[tag] = e
-            out.append(Delivery(msg, name, tag, f"{name}:{msg.id}:{tag}", count, count > 1, None))
+            out.append(new_delivery(msg, name, tag, count, None))
             tag += 1
-        for pos in held:
-            heappush(heap, pos)
+            if tag == last:
+                break
+        if fifo:
+            for pos in held:
+                heappush(heap, pos)
         if out:
             self._next_tag = tag
-            self._n_delivered += len(out)
             self._n_redelivered += again
             self._watch_visibility(deadline, first, tag - 1)
         return out
 
     def _watch_visibility(self, deadline: float, first: int, last: int) -> None:
         """Remember that tags first..last (in flight) become visible again at ``deadline``."""
+        vis = self._vis
         if deadline >= self._vis_last:
-            self._vis.append((deadline, first, last))
+            if vis and len(self._inflight) == last - first + 1:
+                # Only these tags are in flight, so every item filed before is void. Dropping
+                # them keeps the deque short when messages are acked soon after they arrive,
+                # whether or not the clock moves (the heap of late items empties as it falls due).
+                vis.clear()
+            vis.append((deadline, first, last))
             self._vis_last = deadline
-            if len(self._vis) > self._vis_cap:
+            if len(vis) > self._vis_cap:
                 self._compact_visibility()
         else:
             heappush(self._vis_late, (deadline, first, last))
@@ -782,19 +841,21 @@ class Queue:
         An SQS detail kept: after a visibility timeout, the latest handle still deletes the
         message, as long as nobody has received it again.
         """
-        if delivery.__class__ is Delivery and delivery.queue == self.name:
+        cls = delivery.__class__
+        if cls is Delivery and delivery.queue == self.name:
             tag = delivery.delivery_tag
         else:
             tag = self._tag_of(delivery)
-        now = self._now()
+        now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
-        e = self._inflight.get(tag)
-        if e is None or (delivery.__class__ is str and not self._handle_matches(delivery, e)):
+        e = self._inflight.pop(tag, None)
+        if e is None or (cls is str and not self._handle_matches(delivery, e)):
+            if e is not None:  # the tag is live but the handle names another message
+                self._inflight[tag] = e
             self._remove(self._late_record(delivery, tag), None)
             self._n_acked += 1
             return
-        del self._inflight[tag]
         e[_STATE] = _GONE
         self._n_acked += 1
         if self.fifo:
@@ -822,7 +883,7 @@ class Queue:
                 f"requeue={requeue!r} is not a bool. Pass True (put it back) or False (dead-letter it)."
             )
         tag = self._tag_of(delivery)
-        now = self._now()
+        now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
         e = self._inflight.get(tag)
@@ -862,7 +923,7 @@ class Queue:
             example=VISIBILITY_DEFAULT,
         )
         tag = self._tag_of(delivery)
-        now = self._now()
+        now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
         e = self._inflight.get(tag)
@@ -918,7 +979,7 @@ class Queue:
                 f"name={name!r} is already a consumer of queue {self.name!r}: consumer names are "
                 "unique per queue. Pick another name, or close that consumer first."
             )
-        now = self._now()
+        now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
         if name is None:
@@ -981,10 +1042,9 @@ class Queue:
             self._inflight[tag] = e
             if fifo:
                 groups[msg.group] = groups.get(msg.group, 0) + 1
-            d = Delivery(msg, name, tag, f"{name}:{msg.id}:{tag}", count, count > 1, c.name)
+            d = new_delivery(msg, name, tag, count, c.name)
             c._unacked[tag] = d
             c._inbox.append(d)
-            self._n_delivered += 1
             self._n_redelivered += count > 1
             rr = (idx + 1) % n
         for pos in held:
@@ -992,7 +1052,7 @@ class Queue:
         self._rr = rr
 
     def _close_consumer(self, c: Consumer, how: str) -> None:
-        now = self._now()
+        now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
         for tag in list(c._unacked):
@@ -1007,7 +1067,7 @@ class Queue:
         self._after_change(now)
 
     def _touch(self) -> None:
-        now = self._now()
+        now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
 
@@ -1034,9 +1094,8 @@ class Queue:
             if c is not None:
                 out.append(c._unacked[tag])
             else:
-                msg, count = e[_MSG], e[_COUNT]
-                handle = f"{self.name}:{msg.id}:{tag}"
-                out.append(Delivery(msg, self.name, tag, handle, count, count > 1, None))
+                count = e[_COUNT]
+                out.append(Delivery(e[_MSG], self.name, tag, None, count, count > 1, None))
         return out
 
     def stats(self) -> dict[str, Any]:
@@ -1059,7 +1118,7 @@ class Queue:
             "enqueued": self._pos,
             "published": self._n_published,
             "deduplicated": self._n_dedup,
-            "delivered": self._n_delivered,
+            "delivered": self._next_tag - 1,  # every delivery takes the next tag
             "redelivered": self._n_redelivered,
             "acked": self._n_acked,
             "requeued": self._n_requeued,
@@ -1122,7 +1181,7 @@ class Queue:
         return len(plan)
 
     def _take_redriven(self, msg: Message) -> None:
-        now = self._now()
+        now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
         self._accept(msg, now, 0, None, now)
@@ -1194,17 +1253,18 @@ class Queue:
         self._after_change(now)
 
     def _compact_visibility(self) -> None:
-        inflight = self._inflight
-
-        def live(item: tuple[float, int, int]) -> bool:
+        """Drop the visibility items whose tags are all settled or re-timed (a frozen clock never
+        pops them). Runs when the deque doubles, so it costs O(1) per item on average."""
+        inflight, kept = self._inflight, deque()
+        for item in self._vis:
             t, first, last = item
-            return any(
-                (e := inflight.get(tag)) is not None and e[_DEADLINE] == t
-                for tag in range(first, last + 1)
-            )
-
-        self._vis = deque(item for item in self._vis if live(item))
-        self._vis_cap = 2 * len(self._vis) + 256
+            for tag in range(first, last + 1):
+                e = inflight.get(tag)
+                if e is not None and e[_DEADLINE] == t:
+                    kept.append(item)
+                    break
+        self._vis = kept
+        self._vis_cap = 2 * len(kept) + 256
 
     def _sort_retention(self) -> None:
         live = [*self._ready.values(), *self._inflight.values()]
