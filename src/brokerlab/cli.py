@@ -40,6 +40,22 @@ def lab_command(root: Path, extra: list[str], *, is_root: bool) -> list[str]:
     return cmd + extra
 
 
+def keep_home_clean() -> None:
+    """Point Jupyter's, IPython's and matplotlib's caches at a temp folder (not ``$HOME``).
+
+    Only variables that are not set already are changed; kernels started afterwards inherit them.
+    """
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="brokerlab-home-")
+    for var, sub in (
+        ("MPLCONFIGDIR", "mpl"),
+        ("IPYTHONDIR", "ipython"),
+        ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
+    ):
+        os.environ.setdefault(var, os.path.join(tmp, sub))
+
+
 def execute_notebook(path: Path, *, timeout: int = 300) -> None:
     """Run every cell of ``path`` in a fresh kernel of this environment and save the outputs.
 
@@ -73,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "execute":
         if extra:
             parser.error(f"unrecognised arguments: {' '.join(extra)}")
+        keep_home_clean()
         root = find_course_root()
         paths = args.notebooks or sorted(
             p for folder in ("notebooks", "solutions") for p in (root / folder).glob("*.ipynb")
