@@ -756,11 +756,57 @@ class Queue:
         ready = self._ready
         if not ready:
             return []
-        heap, inflight, name, fifo = self._heap, self._inflight, self.name, self.fifo
-        if fifo:
-            groups = self._groups
-            taken: set[Any] = set()  # the groups this call takes messages of
-            held: list[int] = []  # positions skipped because their group is busy
+        if self.fifo:
+            return self._receive_fifo(max_messages, now, vt)
+        deadline = now + vt
+        heap, inflight, name = self._heap, self._inflight, self.name
+        first = tag = self._next_tag
+        last = first + max_messages
+        out: list[Delivery] = []
+        again = 0  # how many of these are redeliveries
+        while heap:
+            e = ready.pop(heappop(heap), None)
+            if e is None:  # a stale heap entry (lazy deletion): the message left the queue
+                continue
+            count = e[_COUNT] + 1
+            if count > 1:  # delivered before, so e[_TAG] is its latest delivery tag
+                again += 1
+                if e[_TAG] in self._late:  # that receipt still worked: it is stale now
+                    self._supersede(e[_TAG], tag)
+            e[_STATE] = _INFLIGHT  # pulled: e[_CONSUMER] stays None
+            e[_COUNT] = count
+            e[_TAG] = tag
+            e[_DEADLINE] = deadline
+            e[_RECEIVED] = now
+            inflight[tag] = e
+            out.append(new_delivery(e[_MSG], name, tag, count, None))
+            tag += 1
+            if tag == last:
+                break
+        if out:
+            self._next_tag = tag
+            if again:
+                self._n_redelivered += again
+            if len(inflight) == tag - first:
+                # Fast path of _watch_visibility(deadline, first, tag - 1): only this call's
+                # deliveries are in flight, so every visibility item filed before is void and
+                # this one is the whole list.
+                vis = self._vis
+                vis.clear()
+                vis.append((deadline, first, tag - 1))
+                self._vis_last = deadline
+                if deadline < self._next_due:
+                    self._next_due = deadline
+            else:
+                self._watch_visibility(deadline, first, tag - 1)
+        return out
+
+    def _receive_fifo(self, max_messages: int, now: float, vt: float) -> list[Delivery]:
+        """receive() on a FIFO queue: a group with a message in flight is held back, in place."""
+        ready, heap, inflight, name = self._ready, self._heap, self._inflight, self.name
+        groups = self._groups
+        taken: set[Any] = set()  # the groups this call takes messages of
+        held: list[int] = []  # positions skipped because their group is busy
         deadline = now + vt
         first = tag = self._next_tag
         last = first + max_messages
@@ -772,14 +818,13 @@ class Queue:
             if e is None:
                 continue
             msg = e[_MSG]
-            if fifo:
-                g = msg.group
-                if g in groups and g not in taken:  # its group is busy: held back, in place
-                    ready[pos] = e
-                    held.append(pos)
-                    continue
-                taken.add(g)
-                groups[g] = groups.get(g, 0) + 1
+            g = msg.group
+            if g in groups and g not in taken:  # its group is busy: held back, in place
+                ready[pos] = e
+                held.append(pos)
+                continue
+            taken.add(g)
+            groups[g] = groups.get(g, 0) + 1
             old = e[_TAG]
             if old and old in self._late:
                 self._supersede(old, tag)
@@ -795,9 +840,8 @@ class Queue:
             tag += 1
             if tag == last:
                 break
-        if fifo:
-            for pos in held:
-                heappush(heap, pos)
+        for pos in held:
+            heappush(heap, pos)
         if out:
             self._next_tag = tag
             self._n_redelivered += again
