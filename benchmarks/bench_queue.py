@@ -27,7 +27,7 @@ Contenders:
   knows. It is the floor under any implementation of this API.
 
 Run:  python benchmarks/bench_queue.py [--messages 50000] [--repeat 10] [--write]
-``--write`` also writes benchmarks/results/queue.md.
+``--write`` also writes benchmarks/results/queue.md, keeping its hand-written "Notes" section.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ PAYLOAD = b"x" * 16
 ISSUE_LEAN = 1_100_000  # the issue's figure for the lean cycle on this machine
 ISSUE_KOMBU = 30_000
 TARGET_LEAN, TARGET_KOMBU = 0.4, 15.0
+NOTES_HEADING = "## Notes (written by hand"  # --write keeps this section of the old file
 
 
 def run_brokerlab(n: int, batch: int) -> float:
@@ -326,7 +327,12 @@ def main() -> None:
             *out,
         ]
         out_path = Path(__file__).resolve().parent / "results" / "queue.md"
-        out_path.write_text("\n".join(text), encoding="utf-8")
+        # Keep the hand-written notes at the end of the old file, if there are any.
+        old = out_path.read_text(encoding="utf-8") if out_path.exists() else ""
+        notes = old.find(NOTES_HEADING)
+        if notes >= 0:
+            text += ["", old[notes:].rstrip("\n")]
+        out_path.write_text("\n".join(text) + "\n", encoding="utf-8")
         print(f"wrote {out_path}")
 
 
