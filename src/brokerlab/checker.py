@@ -548,6 +548,15 @@ def _note_group(
     return False
 
 
+def _committed_by(a: str, commits: dict[tuple[Any, int], list[Event]]) -> bool:
+    """Whether actor ``a`` made any of the offset commits so far.
+
+    (A function of its own rather than a generator inside :func:`_scan`: a generator there
+    would turn ``a`` into a closure cell, which is slower to read at every event.)
+    """
+    return any(c.actor == a for cs in commits.values() for c in cs)
+
+
 def _in(slot: Any, g: Any, group_of: Any) -> Event | None:
     """The event an ``_EFFECT``/``_SETTLED`` slot holds for group ``g`` (or None)."""
     if slot is None:
@@ -607,12 +616,16 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
     again_with_groups = False
     msgs: dict[str, list[Any]] = {}  # message -> [PUB, LOC, TO, SETTLERS, EFFECT, SETTLED]
     consumers: set[str] = set()  # every actor something was delivered to
-    again: dict[tuple[Any, str], list[Event]] = {}  # (group, message) -> its later effects
-    key_front: dict[tuple[Any, str], list[Any]] = {}  # (group, key) -> [highest rank, event]
-    part_front: dict[tuple[Any, int], list[Any]] = {}  # (group, partition) -> [offset, event]
-    # (group, partition) -> [high water (highest offset delivered + 1), last delivery, resets
+    # (group, message) -> (the message's record, its later effects in the group)
+    again: dict[tuple[Any, str], tuple[list[Any], list[Event]]] = {}
+    # The per-group state of the hot branches is kept in one dict per group, keyed by key or
+    # partition (a look-up with a plain str/int key is about twice as fast as one with a
+    # (group, key) tuple, which is built and hashed anew at every event):
+    # group -> (key -> [highest rank, event], partition -> [offset, event]): the order fronts
+    fronts: dict[Any, tuple[dict[str, list[Any]], dict[int, list[Any]]]] = {}
+    # group -> partition -> [high water (highest offset delivered + 1), last delivery, resets
     #                        before it, position (last offset delivered + 1)]
-    reading: dict[tuple[Any, int], list[Any]] = {}
+    reading_of: dict[Any, dict[int, list[Any]]] = {}
     commits: dict[tuple[Any, int], list[Event]] = {}  # (group, partition) -> its offset commits
     crashes: dict[str, list[int]] = {}  # actor -> indices of its crashes
     dead: dict[str, list[Event]] = {}  # message -> its dead_letter events
@@ -662,7 +675,7 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
             g = info.get("group")
             if g is not None and group_of(a) != g:
                 if _note_group(e, a, g, actor_group, group_at, bad) and (
-                    a in consumers or any(c.actor == a for cs in commits.values() for c in cs)
+                    a in consumers or _committed_by(a, commits)
                 ):
                     again_with_groups = True  # a acted before we knew its group
 
@@ -683,7 +696,7 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
                 cs = commits[gp] = []
             elif o < cs[-1].offset:
                 offsets_out.append(_commit_back(g, p, cs[-1], e))
-            st = reading.get(gp)
+            st = reading_of.get(g, _NOTHING).get(p)
             start = st[0] if st is not None else (cs[-1].offset if cs else None)
             if start is not None and o > start:
                 skips.append(("commit", g, p, start, o, e, st[1] if st is not None else cs[-1]))
@@ -739,11 +752,14 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
                 if g in done:
                     more = again.get((g, m))
                     if more is None:
-                        again[(g, m)] = [e]
+                        again[(g, m)] = (rec, [e])
                     else:
-                        more.append(e)
+                        more[1].append(e)
                     continue  # a duplicate: order is judged on first effects only
                 done[g] = e
+            fr = fronts.get(g)
+            if fr is None:
+                fr = fronts[g] = ({}, {})
             pub = rec[PUB]
             if pub is not None:
                 key = e.key
@@ -751,10 +767,9 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
                     key = pub.key
                 if key is not None:
                     r = pub.index
-                    gk = (g, key)
-                    front = key_front.get(gk)
+                    front = fr[0].get(key)
                     if front is None:
-                        key_front[gk] = [r, e]
+                        fr[0][key] = [r, e]
                     elif r > front[0]:
                         front[0] = r
                         front[1] = e
@@ -762,10 +777,9 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
                         order_out.append(_key_order(m, key, g, e, pub, front[1], msgs))
             where = rec[LOC]
             if where is not None:
-                gp = (g, where[0])
-                front = part_front.get(gp)
+                front = fr[1].get(where[0])
                 if front is None:
-                    part_front[gp] = [where[1], e]
+                    fr[1][where[0]] = [where[1], e]
                 elif where[1] > front[0]:
                     front[0] = where[1]
                     front[1] = e
@@ -781,19 +795,22 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
                 to.append(a)
             else:
                 rec[TO] = [to, a]
-            consumers.add(a)
+            if a not in consumers:
+                consumers.add(a)
             where = rec[LOC]
             if where is None:
                 continue  # a queue delivery: no offsets to follow
             g = group_of(a)
             p, o = where
-            gp = (g, p)
-            st = reading.get(gp)
+            reading = reading_of.get(g)
+            if reading is None:
+                reading = reading_of[g] = {}
+            st = reading.get(p)
             if st is None:
-                cs = commits.get(gp)
+                cs = commits.get((g, p))
                 if cs and o > cs[-1].offset:
                     skips.append(("delivery", g, p, cs[-1].offset, o, e, cs[-1]))
-                reading[gp] = [o + 1, e, resets, o + 1]
+                reading[p] = [o + 1, e, resets, o + 1]
                 continue
             hw = st[0]
             if o > hw:  # jumps over offsets never delivered to the group
@@ -883,7 +900,8 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
         msgs=msgs,
         consumers=consumers,
         again=again,
-        reading=reading,
+        # (group, partition) -> the reading state above, for the checks after the pass
+        reading={(g, p): st for g, by_p in reading_of.items() for p, st in by_p.items()},
         commits=commits,
         crashes=crashes,
         dead=dead,
@@ -896,6 +914,7 @@ def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None
 
 
 _INF = float("inf")
+_NOTHING: dict[Any, Any] = {}  # an empty dict to read from (never written)
 _LOWEST = -sys.float_info.max
 
 
@@ -962,28 +981,34 @@ def _check(history: History, strict: bool) -> Report:
 
     # Which (group, message) pairs need a closer look: never took effect in the group (lost?
     # unfinished?), or took effect more than once (duplicated).
-    unprocessed: list[tuple[Any, str]] = []
+    # (each with the message's record: looking it up again in a dict of a million messages
+    # costs a cache miss, while this loop reads the records in the order they were made)
+    unprocessed: list[tuple[Any, str, list[Any]]] = []
     processed = 0
     published = 0
+    dead_letters = s.dead
+    PUB, LOC, TO, EFFECT, SETTLED = _PUB, _LOC, _TO, _EFFECT, _SETTLED  # locals: read fastest
     for m, rec in s.msgs.items():
-        if rec[_PUB] is None:
+        if rec[PUB] is None:
             continue  # never published (a malformed history): neither lost nor unfinished
         published += 1
-        dead = m in s.dead  # set aside on purpose: listed under dead_lettered, never lost
+        dead = m in dead_letters  # set aside on purpose: listed under dead_lettered, never lost
+        effect = rec[EFFECT]
         if not multi:
-            if rec[_EFFECT] is not None:
+            if effect is not None:
                 processed += 1
             elif not dead:
-                unprocessed.append((ordered[0], m))
+                unprocessed.append((ordered[0], m, rec))
             continue
-        effect = rec[_EFFECT]
         if effect is not None and type(effect) is not dict:  # took effect in one group, g0:
-            g0 = group_of(effect.actor)  # the usual case is that no other group wanted it
-            where, to, settled = rec[_LOC], rec[_TO], rec[_SETTLED]
+            a0 = effect.actor  # the usual case is that no other group wanted it
+            g0 = group_of(a0)
+            where, to, settled = rec[LOC], rec[TO], rec[SETTLED]
             if (
                 (where is None or reader.get(where[0], g0) == g0)
                 and (
                     to is None
+                    or to == a0  # delivered once, to the consumer that processed it
                     or (
                         group_of(to) == g0
                         if type(to) is str
@@ -1007,21 +1032,22 @@ def _check(history: History, strict: bool) -> Report:
             if g in done:
                 processed += 1
             elif not dead:
-                unprocessed.append((g, m))
-    wanted = {m for _g, m in unprocessed} | {m for _g, m in s.again}
-    by_msg = _events_of(wanted, s.msgs, s.events)
+                unprocessed.append((g, m, rec))
+    wanted = {m: rec for _g, m, rec in unprocessed}
+    wanted.update((m, rec) for (_g, m), (rec, _more) in s.again.items())
+    by_msg = _events_of(wanted, s.events)
 
-    for (g, m), more in s.again.items():
-        first = _in(s.msgs[m][_EFFECT], g, group_of)
+    for (g, m), (rec, more) in s.again.items():
+        first = _in(rec[_EFFECT], g, group_of)
         out["duplicated"].append(_duplicated(m, g, [first, *more], by_msg[m], group_of))
     commit_max: dict[tuple[Any, int], list[int]] = {}
-    for g, m in unprocessed:
+    for g, m, rec in unprocessed:
         evs = by_msg[m]
-        lost = _released(m, g, evs, s, commit_max)
+        lost = _released(m, rec, g, evs, s, commit_max)
         if lost is not None:
             out["lost"].append(lost)
         else:
-            where = s.msgs[m][_LOC]
+            where = rec[_LOC]
             out["unfinished"].append(
                 Anomaly(
                     "unfinished",
@@ -1047,13 +1073,12 @@ def _check(history: History, strict: bool) -> Report:
     )
 
 
-def _events_of(
-    wanted: set[str], msgs: dict[str, list[Any]], events: list[Event]
-) -> dict[str, list[Event]]:
-    """All the events of each ``wanted`` message, reading only the stretches of the history
-    between each one's first and last event (merged where they overlap)."""
+def _events_of(wanted: dict[str, list[Any]], events: list[Event]) -> dict[str, list[Event]]:
+    """All the events of each ``wanted`` message (message -> its record), reading only the
+    stretches of the history between each one's first and last event (merged where they
+    overlap)."""
     by_msg: dict[str, list[Event]] = {m: [] for m in sorted(wanted)}
-    spans = sorted((msgs[m][_FIRST], msgs[m][_LAST]) for m in wanted)
+    spans = sorted((rec[_FIRST], rec[_LAST]) for rec in wanted.values())
     merged: list[list[int]] = []
     for first, last in spans:
         if merged and first <= merged[-1][1] + 1:
@@ -1255,13 +1280,17 @@ def _duplicated(m: str, g: Any, done: list[Event], evs: list[Event], group_of: A
 
 
 def _released(
-    m: str, g: Any, evs: list[Event], s: Any, commit_max: dict[tuple[Any, int], list[int]]
+    m: str,
+    rec: list[Any],
+    g: Any,
+    evs: list[Event],
+    s: Any,
+    commit_max: dict[tuple[Any, int], list[int]],
 ) -> Anomaly | None:
     """If the broker let go of unprocessed ``m`` for group ``g``: the ``lost`` anomaly, else None."""
     group_of = s.actor_group.get
     mine = _mine(evs, g, group_of)
     key = evs[0].key
-    rec = s.msgs[m]
     where = rec[_LOC]
     part = where[0] if where else None
     # acked (or committed by message id) by a consumer of the group
