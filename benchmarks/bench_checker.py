@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import platform
 import random
 import subprocess
 import sys
@@ -41,6 +40,8 @@ import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from machine import describe  # noqa: E402
 
 from brokerlab.checker import check  # noqa: E402
 from brokerlab.history import History  # noqa: E402
@@ -162,19 +163,6 @@ def memory(n: int) -> tuple[int, float, float]:
     return events, current / events, peak / events
 
 
-def machine() -> str:
-    cpu_model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip() or "?"
-    return f"{cpu_model}, nproc={nproc}, Python {platform.python_version()}"
-
-
 def write(rows: list[dict[str, float]], mem: tuple[int, float, float], command: str) -> None:
     date = subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip()
     load = (
@@ -188,7 +176,7 @@ def write(rows: list[dict[str, float]], mem: tuple[int, float, float], command: 
         "# Checker benchmark: events/s at 10k, 100k, 1M events; memory of a history",
         "",
         f"- date: {date}",
-        f"- machine: {machine()}; load average {load} after the run (the machine is shared)",
+        f"- machine: {describe()}; load average {load} after the run (the machine is shared)",
         f"- command: `{command}`",
         "- workload: `workload(n)` in `benchmarks/bench_checker.py`: a consumer group reading 4",
         "  partitions, a queue-style worker, duplicates, losses, poison messages, producer retries",

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -41,6 +40,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from machine import machine  # noqa: E402
 
 from brokerlab.clock import VirtualClock  # noqa: E402
 from brokerlab.log import Log  # noqa: E402
@@ -152,30 +153,6 @@ def run_redis(n: int, server: RedisServer) -> float:
 
 def best(fn, rounds: int) -> float:
     return min(fn() for _ in range(rounds))
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    date = subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip()
-    try:
-        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        load = "unknown"
-    return {
-        "date": date,
-        "cpu": cpu,
-        "nproc": nproc,
-        "python": platform.python_version(),
-        "load": load,
-    }
 
 
 def main() -> None:

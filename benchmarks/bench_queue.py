@@ -33,15 +33,15 @@ Run:  python benchmarks/bench_queue.py [--messages 50000] [--repeat 10] [--write
 from __future__ import annotations
 
 import argparse
-import platform
 import queue as stdlib_queue
-import subprocess
 import sys
 import time
 from collections import deque
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from machine import machine  # noqa: E402
 
 from brokerlab.clock import VirtualClock  # noqa: E402
 from brokerlab.message import new_delivery, numbered_message  # noqa: E402
@@ -215,23 +215,6 @@ def measure(n: int, nk: int, rounds: int) -> dict[str, dict[str, float]]:
                 rate = m / fn(m, batch)
                 best[shape][name] = max(best[shape].get(name, 0.0), rate)
     return best
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        nproc = "?"
-    date = subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip()
-    return {"date": date, "cpu": cpu, "nproc": nproc, "python": platform.python_version()}
 
 
 def table(rates: dict[str, float]) -> list[str]:

@@ -39,6 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 import simpy  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 from brokerlab.scenario import BrokerSetup, Consumers, Producers, Scenario  # noqa: E402
 from brokerlab.scheduler import Scheduler  # noqa: E402
@@ -178,16 +179,6 @@ def best_rates(n: int, runs_n: int, repeat: int) -> tuple[dict[str, float], dict
         {k: n / v for k, v in best.items()},
         {k: runs_n / v for k, v in best_runs.items()},
     )
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
