@@ -44,9 +44,13 @@ class Clock:
 
 def _check_seconds(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidType(f"{name}={value!r} is not a number of seconds. Pass an int or float, e.g. 1.5.")
+        raise InvalidType(
+            f"{name}={value!r} is not a number of seconds. Pass an int or float, e.g. 1.5."
+        )
     if value != value or value in (float("inf"), float("-inf")):
-        raise InvalidArgument(f"{name}={value!r} is not a finite number. Pass a finite number of seconds.")
+        raise InvalidArgument(
+            f"{name}={value!r} is not a finite number. Pass a finite number of seconds."
+        )
     return float(value)
 
 
@@ -62,7 +66,9 @@ class VirtualClock(Clock):
     def __init__(self, start: float = 0.0) -> None:
         start = _check_seconds("start", start)
         if start < 0:
-            raise InvalidArgument(f"start={start!r} is negative: a clock starts at 0 or later. Pass start=0.")
+            raise InvalidArgument(
+                f"start={start!r} is negative: a clock starts at 0 or later. Pass start=0."
+            )
         self._now = start
 
     def now(self) -> float:

@@ -44,20 +44,38 @@ class InvalidType(BrokerError, TypeError):
 
 
 def out_of_range(
-    name: str, value: Any, low: Any, high: Any, unit: str = "", *, who: str = "", example: Any = None
+    name: str,
+    value: Any,
+    low: Any,
+    high: Any,
+    unit: str = "",
+    *,
+    who: str = "",
+    example: Any = None,
 ) -> OutOfRange:
     """Build the standard 'out of range' error.
 
     >>> str(out_of_range("visibility_timeout", -5, 0, 43200, "seconds", who="SQS", example=30))
     'visibility_timeout=-5 is out of range: SQS allows 0..43200 seconds. Pass a value in that range, e.g. 30.'
     """
-    allowed = f"{who + ' allows' if who else 'allowed is'} {low}..{high}{' ' + unit if unit else ''}"
-    fix = "Pass a value in that range" + (f", e.g. {example!r}" if example is not None else "") + "."
+    allowed = (
+        f"{who + ' allows' if who else 'allowed is'} {low}..{high}{' ' + unit if unit else ''}"
+    )
+    fix = (
+        "Pass a value in that range" + (f", e.g. {example!r}" if example is not None else "") + "."
+    )
     return OutOfRange(f"{name}={value!r} is out of range: {allowed}. {fix}")
 
 
 def check_range(
-    name: str, value: Any, low: Any, high: Any, unit: str = "", *, who: str = "", example: Any = None
+    name: str,
+    value: Any,
+    low: Any,
+    high: Any,
+    unit: str = "",
+    *,
+    who: str = "",
+    example: Any = None,
 ) -> Any:
     """Return ``value`` if it is a real number in ``low..high`` (inclusive), else raise.
 

@@ -220,6 +220,13 @@ class Consumer:
         )
 
 
+def check_visibility(name: str, value: Any, *, who: str = "SQS") -> float:
+    """A visibility timeout: 0..43200 seconds (12 hours), SQS's range; 30 is the default."""
+    return check_range(
+        name, value, 0, VISIBILITY_MAX, "seconds (12 hours)", who=who, example=VISIBILITY_DEFAULT
+    )
+
+
 def _check_int(
     name: str, value: Any, low: int, high: int | None, unit: str, who: str, example: Any
 ) -> int:
@@ -363,15 +370,7 @@ class Queue:
         for flag_name, flag in (("fifo", fifo), ("content_based_dedup", content_based_dedup)):
             if flag.__class__ is not bool:
                 raise InvalidType(f"{flag_name}={flag!r} is not a bool. Pass True or False.")
-        check_range(
-            "visibility_timeout",
-            visibility_timeout,
-            0,
-            VISIBILITY_MAX,
-            "seconds (12 hours)",
-            who="SQS",
-            example=VISIBILITY_DEFAULT,
-        )
+        check_visibility("visibility_timeout", visibility_timeout)
         check_range(
             "retention",
             retention,
@@ -741,15 +740,7 @@ class Queue:
         if visibility_timeout is None:
             vt = self.visibility_timeout
         else:
-            vt = check_range(
-                "visibility_timeout",
-                visibility_timeout,
-                0,
-                VISIBILITY_MAX,
-                "seconds (12 hours)",
-                who="SQS",
-                example=VISIBILITY_DEFAULT,
-            )
+            vt = check_visibility("visibility_timeout", visibility_timeout)
         now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
@@ -957,15 +948,7 @@ class Queue:
         that returned it (a longer request is refused). Only pulled deliveries have a visibility
         timeout. A message that is visible again cannot be changed (SQS: MessageNotInflight).
         """
-        check_range(
-            "timeout",
-            timeout,
-            0,
-            VISIBILITY_MAX,
-            "seconds (12 hours)",
-            who="SQS ChangeMessageVisibility",
-            example=VISIBILITY_DEFAULT,
-        )
+        check_visibility("timeout", timeout, who="SQS ChangeMessageVisibility")
         tag = self._tag_of(delivery)
         now = self.clock.now()
         if now >= self._next_due:
