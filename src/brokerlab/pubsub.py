@@ -40,15 +40,12 @@ from typing import Any
 from .clock import Clock, VirtualClock
 from .errors import (
     AlreadyExists,
-    FifoError,
     InvalidArgument,
     InvalidType,
     UnknownQueue,
-    check_range,
 )
-from .fifo import check_fifo_fields
 from .message import Message, check_payload
-from .queue import DELAY_MAX, TTL_MAX, Queue
+from .queue import Queue, check_delay_and_ttl
 from .routing import check_arguments, check_headers, check_routing_key, headers_match, x_match_mode
 
 __all__ = ["Topic", "check_fan_out", "copy_message", "deliver_copies", "fan_out"]
@@ -88,18 +85,9 @@ def check_fan_out(
 ) -> None:
     """Raise if any of ``queues`` would refuse a message with these FIFO fields, delay and
     ttl, so that a fan-out either reaches every queue or changes nothing."""
-    if delay is not None:
-        check_range("delay", delay, 0, DELAY_MAX, "seconds (15 minutes)", who="SQS", example=0)
-    if ttl is not None:
-        check_range("ttl", ttl, 0, TTL_MAX, "seconds", who="the reference queue", example=60)
+    check_delay_and_ttl(delay, ttl)  # checked even when no queue matches
     for q in queues:
-        if q.fifo:
-            check_fifo_fields(group, dedup_id, q.content_based_dedup, q.name)
-            if delay is not None:
-                raise FifoError(
-                    f"delay={delay!r} would reach FIFO queue {q.name!r}: SQS FIFO queues take no "
-                    "per-message delay. Leave delay out."
-                )
+        q.check_send_options(delay, ttl, group, dedup_id)
 
 
 def deliver_copies(

@@ -227,6 +227,14 @@ def check_visibility(name: str, value: Any, *, who: str = "SQS") -> float:
     )
 
 
+def check_delay_and_ttl(delay: Any = None, ttl: Any = None) -> None:
+    """A per-message ``delay`` (SQS: 0..900 s) and ``ttl`` (0..TTL_MAX s), each optional."""
+    if delay is not None:
+        check_range("delay", delay, 0, DELAY_MAX, "seconds (15 minutes)", who="SQS", example=0)
+    if ttl is not None:
+        check_range("ttl", ttl, 0, TTL_MAX, "seconds", who="the reference queue", example=60)
+
+
 def _check_int(
     name: str, value: Any, low: int, high: int | None, unit: str, who: str, example: Any
 ) -> int:
@@ -556,6 +564,25 @@ class Queue:
             self._after_change(now)
         return msg
 
+    def check_send_options(
+        self, delay: Any = None, ttl: Any = None, group: Any = None, dedup_id: Any = None
+    ) -> None:
+        """Raise if this queue would refuse a message sent with these options; change nothing.
+
+        ``delay`` 0..900 s (SQS), ``ttl`` 0..TTL_MAX s; on a FIFO queue a group is required, a
+        dedup id unless content-based deduplication is on, and no per-message delay. Used by
+        :meth:`publish`, :meth:`enqueue` and by fan-outs that must check every queue first.
+        """
+        check_delay_and_ttl(delay, ttl)
+        if self.fifo:
+            check_fifo_fields(group, dedup_id, self.content_based_dedup, self.name)
+            if delay is not None:
+                raise FifoError(
+                    f"delay={delay!r} on FIFO queue {self.name!r}: SQS FIFO queues take no "
+                    "per-message delay (DelaySeconds is queue-wide there). Leave delay out, or "
+                    "make the queue with delay=..."
+                )
+
     def _publish(
         self,
         payload: Any,
@@ -576,19 +603,8 @@ class Queue:
             raise InvalidType(
                 f"id={id!r} is not a non-empty str. Pass e.g. id='order-17', or leave it out."
             )
-        if delay is not None:
-            check_range("delay", delay, 0, DELAY_MAX, "seconds (15 minutes)", who="SQS", example=0)
-        if ttl is not None:
-            check_range("ttl", ttl, 0, TTL_MAX, "seconds", who="the reference queue", example=60)
-        if self.fifo:
-            check_fifo_fields(group, dedup_id, self.content_based_dedup, self.name)
-            if delay is not None:
-                raise FifoError(
-                    f"delay={delay!r} on FIFO queue {self.name!r}: SQS FIFO queues take no "
-                    "per-message delay (DelaySeconds is queue-wide there). Leave delay out, or "
-                    "make the queue with delay=..."
-                )
-        else:
+        self.check_send_options(delay, ttl, group, dedup_id)
+        if not self.fifo:
             if group is not None and group.__class__ is not str:
                 _check_str("group", group, "account-17")
             if dedup_id is not None:
@@ -637,17 +653,7 @@ class Queue:
                 "brokerlab.message.Message. To send a payload, use publish()."
             )
         check_payload(message.payload, "message.payload")
-        if delay is not None:
-            check_range("delay", delay, 0, DELAY_MAX, "seconds (15 minutes)", who="SQS", example=0)
-        if ttl is not None:
-            check_range("ttl", ttl, 0, TTL_MAX, "seconds", who="the reference queue", example=60)
-        if self.fifo:
-            check_fifo_fields(message.group, message.dedup_id, self.content_based_dedup, self.name)
-            if delay is not None:
-                raise FifoError(
-                    f"delay={delay!r} on FIFO queue {self.name!r}: SQS FIFO queues take no "
-                    "per-message delay. Leave delay out."
-                )
+        self.check_send_options(delay, ttl, message.group, message.dedup_id)
         now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
