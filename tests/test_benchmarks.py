@@ -1,0 +1,55 @@
+"""The benchmark scripts still run, on tiny sizes, and report every contender.
+
+These are smoke tests: they keep ``benchmarks/`` from rotting as the package changes. They
+assert what the scripts print and that each contender ends with an empty queue (the scripts
+assert that themselves), never how fast anything is.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+RUNS = {
+    "bench_queue.py": (
+        ["--messages", "200", "--kombu-messages", "20", "--repeat", "1"],
+        [
+            "brokerlab Queue",
+            "lean deque + dict + deadline",
+            "queue.Queue",
+            "kombu memory://",
+            "API ceiling",
+            "rules floor",
+            "Ceilings, as ratios to the lean cycle",
+        ],
+    ),
+    "bench_log.py": (["--records", "2000", "--repeat", "1", "--redis-records", "500"], ["target"]),
+    "bench_simulation.py": (
+        ["--messages", "500", "--run-messages", "100", "--repeat", "1"],
+        ["simpy"],
+    ),
+    "bench_checker.py": (
+        ["--sizes", "1000", "--repeat", "1", "--memory-events", "1000"],
+        ["events/s", "bytes/event"],
+    ),
+}
+
+
+@pytest.mark.parametrize("script", sorted(RUNS))
+def test_benchmark_runs_on_tiny_sizes(script: str, tmp_path: Path) -> None:
+    args, expected = RUNS[script]
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for text in expected:
+        assert text in done.stdout, f"{script} no longer prints {text!r}:\n{done.stdout[-2000:]}"
