@@ -303,7 +303,7 @@ class Context:
     @property
     def now(self) -> float:
         """The virtual time (seconds)."""
-        return self._sim.clock._now
+        return self._sim.clock.now()
 
     @property
     def consumer(self) -> str:
@@ -351,7 +351,7 @@ class Context:
         c = self._consumer
         info.update(c.group_info)
         self._sim.history.record(
-            self._sim.clock._now, c.name, "process", self._msg, key=self._key, **info
+            self._sim.clock.now(), c.name, "process", self._msg, key=self._key, **info
         )
         if remember is not None:
             self.store.add(remember)
@@ -361,11 +361,11 @@ class Context:
         self._count("ack")
         sim, c, d, msg = self._sim, self._consumer, self.delivery, self._msg
         if sim.strikes("lost_ack", msg, d):
-            sim.history.record(sim.clock._now, c.name, "lost", msg, what="ack")
+            sim.history.record(sim.clock.now(), c.name, "lost", msg, what="ack")
             raise self._die("ack lost")
         c.channel.ack(d)  # the broker's own checks: acking twice raises AlreadyAcknowledged
         self.settled = True
-        sim.history.record(sim.clock._now, c.name, "ack", msg, **c.group_info)
+        sim.history.record(sim.clock.now(), c.name, "ack", msg, **c.group_info)
         sim.pump()
 
     def nack(self, requeue: bool = True) -> None:
@@ -377,9 +377,9 @@ class Context:
         sim.dead_now.clear()
         c.channel.nack(d, requeue)
         self.settled = True
-        sim.history.record(sim.clock._now, c.name, "nack", msg, requeue=requeue, **c.group_info)
+        sim.history.record(sim.clock.now(), c.name, "nack", msg, requeue=requeue, **c.group_info)
         if requeue and msg not in sim.dead_now:
-            sim.history.record(sim.clock._now, "broker", "redeliver", msg, reason="nack")
+            sim.history.record(sim.clock.now(), "broker", "redeliver", msg, reason="nack")
         sim.pump()
 
     def reject(self, requeue: bool = False) -> None:
@@ -502,7 +502,7 @@ class LogContext(Context):
                 "got (ctx.commit(record)), or nothing to commit the whole batch."
             )
         if sim.strikes("lost_ack", msg, self.delivery):
-            sim.history.record(sim.clock._now, c.name, "lost", msg, what="commit")
+            sim.history.record(sim.clock.now(), c.name, "lost", msg, what="commit")
             raise self._die("commit lost")
         if self._txn is not None:
             c.txn_producer().send_offsets_to_transaction(offsets, c.member)
@@ -534,7 +534,7 @@ class LogContext(Context):
             raise
         effects, self._txn = self._txn, None
         producer.commit_transaction()
-        now = sim.clock._now
+        now = sim.clock.now()
         for info, remember in effects:
             sim.history.record(now, c.name, "process", self._msg, key=self._key, **info)
             if remember is not None:
@@ -647,7 +647,7 @@ class _DeadLetters:
         self.messages.append(message)
         sim.dead_now.add(message.id)
         sim.history.record(
-            sim.clock._now, "broker", "dead_letter", message.id, key=message.key, reason=reason
+            sim.clock.now(), "broker", "dead_letter", message.id, key=message.key, reason=reason
         )
 
     def __repr__(self) -> str:
@@ -674,7 +674,7 @@ class _QueueConsumer:
         if incarnation != self.incarnation or self.channel is not None:
             return
         if restarted:
-            sim.history.record(sim.clock._now, self.name, "restart")
+            sim.history.record(sim.clock.now(), self.name, "restart")
         queue = sim.queues[self.queue_name]
         self.channel = queue.consume(self.name, prefetch=sim.scenario.broker.prefetch)
         sim.pump()
@@ -698,7 +698,7 @@ class _QueueConsumer:
             info["redelivered"] = True
         msg = d.message.id
         sim.deliveries[msg] = sim.deliveries.get(msg, 0) + 1
-        sim.history.record(sim.clock._now, self.name, "deliver", msg, key=d.message.key, **info)
+        sim.history.record(sim.clock.now(), self.name, "deliver", msg, key=d.message.key, **info)
         self.buffer.append(d)
         if not self.busy:
             self.busy = True
@@ -716,7 +716,7 @@ class _QueueConsumer:
             return
         if not ctx.settled:
             sim.notes.append(
-                f"{self.name} returned from {d.message.id} at t={sim.clock._now:g} without "
+                f"{self.name} returned from {d.message.id} at t={sim.clock.now():g} without "
                 "ack or nack: the broker keeps it unacked until consumer_timeout (30 min) "
                 "closes the channel."
             )
@@ -731,7 +731,7 @@ class _QueueConsumer:
             return
         if any(d.delivery_tag == tag for d in self.channel.unacked):
             self.sim.notes.append(
-                f"t={self.sim.clock._now:g}: the broker closed {self.name}'s channel: a delivery "
+                f"t={self.sim.clock.now():g}: the broker closed {self.name}'s channel: a delivery "
                 "stayed unacked longer than consumer_timeout."
             )
             self.disconnect(crashed=False)
@@ -803,7 +803,7 @@ class _LogConsumer:
         if incarnation != self.incarnation or self.member is not None:
             return
         if restarted:
-            sim.history.record(sim.clock._now, self.name, "restart")
+            sim.history.record(sim.clock.now(), self.name, "restart")
         member = self.name if incarnation == 0 else f"{self.name}.{incarnation}"
         self.member = sim.log.consumer(
             group=GROUP,
@@ -831,7 +831,7 @@ class _LogConsumer:
         sim = self.sim
         for tp, offset in sorted(offsets.items()):
             sim.history.record(
-                sim.clock._now, self.name, "commit", partition=tp.partition, offset=offset
+                sim.clock.now(), self.name, "commit", partition=tp.partition, offset=offset
             )
 
     # --- the poll loop --------------------------------------------------------------------------
@@ -852,7 +852,7 @@ class _LogConsumer:
         self.busy = True
         batch = [LogDelivery(r) for r in records]
         end: dict[Any, int] = {}
-        now = sim.clock._now
+        now = sim.clock.now()
         for r, d in zip(records, batch):
             end[r.tp] = r.offset + 1
             sim.deliveries[d.id] = sim.deliveries.get(d.id, 0) + 1
@@ -928,7 +928,7 @@ class _LogConsumer:
         d = self.batch[self.index]
         sim.dlt_producer.send(DEAD_LETTER_TOPIC, d.payload, key=d.key)
         sim.history.record(
-            sim.clock._now,
+            sim.clock.now(),
             self.name,
             "dead_letter",
             d.id,
@@ -1039,7 +1039,7 @@ class _Sim:
         planned = self.planned.get(kind)
         if planned:
             n = self.deliveries.get(msg, 0) if d is not None else attempt
-            now = self.clock._now
+            now = self.clock.now()
             for i, f in enumerate(planned):
                 if (
                     (f.msg is None or f.msg == msg)
@@ -1137,10 +1137,10 @@ class _Sim:
 
     def sync_group(self) -> None:
         """Record the group's new rebalances; wake idle members, whose partitions changed."""
-        group = self.log._groups.get(GROUP)
+        group = self.log.groups.get(GROUP)
         if group is None or len(group.events) == self.rebalances_seen:
             return
-        now = self.clock._now
+        now = self.clock.now()
         for ev in group.events[self.rebalances_seen :]:
             self.history.record(
                 now,
@@ -1176,7 +1176,7 @@ class _Sim:
         except OutOfOrderSequence:  # pragma: no cover - one ordered connection prevents it
             k.in_flight.pop(msg, None)
             self.history.record(
-                self.clock._now, producer, "lost", msg, what="publish", reason="OutOfOrderSequence"
+                self.clock.now(), producer, "lost", msg, what="publish", reason="OutOfOrderSequence"
             )
             self.send_waiting(producer)
             return
@@ -1207,7 +1207,7 @@ class _Sim:
         unacked = [d.message.id for d in channel.unacked]
         self.dead_now.clear()
         channel.crash()
-        now = self.clock._now
+        now = self.clock.now()
         for msg in unacked:
             if msg in self.dead_now:
                 self.dead_now.discard(msg)  # went to the dead letters instead
@@ -1219,7 +1219,7 @@ class _Sim:
         if self.log is not None:
             self._arrive_log(producer, msg, key, attempt)
             return
-        now = self.clock._now
+        now = self.clock.now()
         payload = int(msg[1:])
         stored = True
         if self.amqp is None:
@@ -1252,7 +1252,7 @@ class _Sim:
     def restart_broker(self) -> None:
         """Every connection closes: a durable queue requeues its unacked deliveries, a
         non-durable one forgets every message it held."""
-        now = self.clock._now
+        now = self.clock.now()
         self.history.record(now, "broker", "restart")
         if self.log is not None:  # the log is on disk; every member's connection drops
             for c in self.consumers:
@@ -1291,7 +1291,7 @@ class _Sim:
         if self.log is not None:
             self.send_log(producer, msg, key, attempt)
             return
-        now = self.clock._now
+        now = self.clock.now()
         if attempt == 1 and self.strikes("poison_message", msg, attempt=1):
             self.poison.add(msg)
         self.attempts[msg] = attempt
@@ -1308,7 +1308,7 @@ class _Sim:
         delayed one holds back the ones behind it), and at most ``MAX_IN_FLIGHT`` unconfirmed
         batches; more wait their turn."""
         k = self.senders[producer]
-        now = self.clock._now
+        now = self.clock.now()
         if attempt == 1:
             if k.broken or len(k.in_flight) >= MAX_IN_FLIGHT:
                 k.waiting.append((msg, key))
@@ -1353,7 +1353,7 @@ class _Sim:
         meta: Any = None,
         generation: int = 0,
     ) -> None:
-        now = self.clock._now
+        now = self.clock.now()
         where: dict[str, Any] = {}
         k = self.senders.get(producer)
         if meta is not None:  # a log tells the producer where the record landed
@@ -1394,13 +1394,13 @@ class _Sim:
             return stop.what, None
         except _Stopped as stop:
             error = f"HandlerStopped: {stop.args[0]}"
-            self.errors.append(HandlerError(c.name, d.id, self.clock._now, error))
+            self.errors.append(HandlerError(c.name, d.id, self.clock.now(), error))
             return "handler stopped", error
         except (CommitFailed, NotAssigned) as exc:
             if self.log is None:
                 raise  # pragma: no cover - the queue never raises these
             self.notes.append(
-                f"t={self.clock._now:g}: {c.name}'s commit was refused ({type(exc).__name__}): "
+                f"t={self.clock.now():g}: {c.name}'s commit was refused ({type(exc).__name__}): "
                 "the group had moved its partitions on. It drops the rest of its batch and polls "
                 "again."
             )
@@ -1410,7 +1410,7 @@ class _Sim:
                 return ctx._dead, None
             error = f"{type(exc).__name__}: {exc}"
             where = _where(exc)
-            self.errors.append(HandlerError(c.name, d.id, self.clock._now, error, where))
+            self.errors.append(HandlerError(c.name, d.id, self.clock.now(), error, where))
             return "handler raised", error
         if ctx._dead is not None:  # it swallowed a fault (a bare except): the fault counts
             return ctx._dead, None
@@ -1438,13 +1438,13 @@ class _Sim:
         ran = self.sched.run(until=s.duration, max_events=budget)
         if ran >= budget:
             stopped = "max events"
-            self.notes.append(f"the run was stopped after {ran} events (t={self.clock._now:g}s).")
+            self.notes.append(f"the run was stopped after {ran} events (t={self.clock.now():g}s).")
         elif self.sched.pending():
             stopped = "duration"
         else:
             stopped = "settled"
         events = self.history.events
-        end = self.clock._now if stopped == "duration" or not events else events[-1].time
+        end = self.clock.now() if stopped == "duration" or not events else events[-1].time
         return Run(
             s,
             self.history,
@@ -1460,7 +1460,7 @@ def _record_crash(sim: _Sim, actor: str, msg: str | None, when: str, error: str 
     info: dict[str, Any] = {"when": when}
     if error is not None:
         info["error"] = error
-    sim.history.record(sim.clock._now, actor, "crash", msg, **info)
+    sim.history.record(sim.clock.now(), actor, "crash", msg, **info)
 
 
 def _where(exc: BaseException) -> str:
