@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,11 @@ from brokerlab.errors import (
     InvalidArgument,
     InvalidBinding,
     InvalidType,
+    RoutingError,
     UnknownExchange,
     UnknownQueue,
     UnknownTopic,
+    Unroutable,
 )
 from brokerlab.exchange import TopicExchange
 from brokerlab.routing import topic_matches
@@ -258,7 +261,7 @@ def test_each_queue_gets_its_own_copy_with_the_same_id():
 
 
 def test_ids_are_per_broker_and_shared_with_topics():
-    b1, b2 = Broker(), Broker()
+    b1, b = Broker(), Broker()
     b1.declare_queue("q")
     t = b1.declare_topic("news")
     t.subscribe("s")
@@ -266,7 +269,7 @@ def test_ids_are_per_broker_and_shared_with_topics():
     assert t.publish(2).id == "m2"
     assert b1.publish("", "q", 3, id="custom").message.id == "custom"
     assert b1.publish("", "q", 4).message.id == "m3"
-    assert b2.publish("", "nobody", 1).message.id == "m1"
+    assert b.publish("", "nobody", 1).message.id == "m1"
     assert b1.declare_topic("news") is t and b1.topic("news") is t
 
 
@@ -293,6 +296,141 @@ def test_unroutable_dropped_or_returned():
     b.declare_queue("q")
     b.bind("q", "x", "somewhere")
     assert b.publish("x", "somewhere", "c", mandatory=True) == ["q"] and len(b.returned) == 1
+
+
+# --- publisher confirms: Unroutable ---------------------------------------------------------------
+
+
+def confirming_broker() -> Broker:
+    b = Broker()
+    b.confirm_delivery()
+    b.declare_exchange("orders", "topic")
+    b.declare_queue("eu")
+    b.bind("eu", "orders", "eu.#")
+    b.publish("orders", "eu.created", "first")  # something in a queue, to see it is left alone
+    return b
+
+
+def test_confirm_mode_is_off_by_default_and_cannot_be_turned_off():
+    b = Broker()
+    assert b.confirms is False
+    b.publish("", "nowhere", "x", mandatory=True)  # no confirms: returned, no error
+    b.confirm_delivery()
+    b.confirm_delivery()  # again: nothing changes (pika logs an error and carries on)
+    assert b.confirms is True
+
+
+def test_confirmed_mandatory_publish_to_no_queue_raises_unroutable_and_loses_nothing():
+    b = confirming_broker()
+    before = snapshot(b)
+    with pytest.raises(Unroutable) as info:
+        b.publish("orders", "us.created", {"order": 2}, mandatory=True)
+    err = info.value
+    assert isinstance(err, RoutingError)
+    text = str(err)
+    assert "exchange 'orders'" in text and "routing key 'us.created'" in text
+    assert "312 NO_ROUTE" in text and "broker.returned" in text and "UnroutableError" in text
+    assert "bind a queue to 'orders' with a key that matches 'us.created'" in text
+    assert "alternate exchange" in text and "mandatory=False" in text
+    # The message came back (pika: UnroutableError.messages) and is also in broker.returned.
+    [returned] = err.messages
+    assert returned.reason == "312 NO_ROUTE" and returned.message.payload == {"order": 2}
+    assert (returned.message.id, returned.message.key) == ("m2", "us.created")
+    assert b.returned == before[3] + [returned]
+    # Only what RabbitMQ also counts changed: the publish and its return.
+    after = snapshot(b)
+    assert after[1] == before[1]  # no queue changed
+    assert {n: x[0] for n, x in after[2].items()} == {n: x[0] for n, x in before[2].items()}
+    counts = {k: after[0][k] - before[0][k] for k in after[0]}
+    assert {k: v for k, v in counts.items() if v} == {"published": 1, "unroutable_returned": 1}
+    assert b.exchange("orders").stats() == {
+        "published": 2,
+        "routed": 1,
+        "unroutable": 1,
+        "bindings": 1,
+    }
+
+
+def test_confirm_mode_does_not_raise_for_routed_or_non_mandatory_messages():
+    b = confirming_broker()
+    assert b.publish("orders", "eu.paid", "x", mandatory=True) == ["eu"]
+    dropped = b.publish("orders", "us.paid", "y")  # not mandatory: confirmed and dropped
+    assert dropped == [] and not dropped.returned and b.returned == []
+    assert b.stats()["unroutable_dropped"] == 1
+
+
+@pytest.mark.parametrize(
+    ("exchange", "kind", "fix"),
+    [
+        ("", None, "declare a queue named 'jobs'"),
+        ("fan", "fanout", "bind a queue to 'fan'"),
+        ("h", "headers", "bind a queue to 'h' with arguments that match the message's headers"),
+        ("d", "direct", "bind a queue to 'd' with a key that matches 'jobs'"),
+    ],
+)
+def test_unroutable_says_how_to_fix_it_for_each_exchange_type(exchange, kind, fix):
+    b = Broker()
+    b.confirm_delivery()
+    if kind is not None:
+        b.declare_exchange(exchange, kind)
+    with pytest.raises(Unroutable, match=re.escape(fix)):
+        b.publish(exchange, "jobs", "x", mandatory=True)
+    assert len(b.returned) == 1
+
+
+def test_bad_publish_in_confirm_mode_raises_its_own_error_and_changes_nothing():
+    b = confirming_broker()
+    before = snapshot(b)
+    with pytest.raises(InvalidType, match="mandatory='yes'"):
+        b.publish("orders", "us.created", "x", mandatory="yes")
+    with pytest.raises(UnknownExchange):
+        b.publish("nope", "us.created", "x", mandatory=True)
+    assert snapshot(b) == before
+
+
+# --- the exchange each queue copy came through ---------------------------------------------------
+
+
+def test_deliveries_and_deaths_name_the_exchange_the_message_came_through():
+    b, work, dead = make_dlx_broker()
+    b.publish("jobs", "resize", {"img": 1})
+    [d] = work.receive()
+    assert (d.exchange, d.key) == ("jobs", "resize")  # basic.deliver's exchange and routing key
+    work.nack(d, requeue=False)
+    [m] = dead.peek()
+    assert (m.deaths[0]["exchange"], m.deaths[0]["routing-keys"]) == ("jobs", ["resize"])
+    assert m.headers["x-first-death-exchange"] == m.headers["x-last-death-exchange"] == "jobs"
+    [again] = dead.receive()
+    assert (again.exchange, again.key) == ("dlx", "resize")  # it came through the DLX
+
+
+def test_the_next_death_records_the_dlx_and_its_routing_key():
+    # RabbitMQ's rabbit_dead_letter:publish sets the message's exchange to the DLX and its
+    # routing keys to the dead-letter routing key before routing it, so a second death
+    # records those (docs/dlx: "this will be a dead letter exchange if the message is dead
+    # lettered multiple times").
+    b = Broker()
+    b.declare_exchange("jobs", "direct")
+    b.declare_exchange("dlx", "direct")
+    work = b.declare_queue("work", dead_letter_exchange="dlx", dead_letter_routing_key="parked")
+    b.declare_queue(
+        "parked", message_ttl=10, dead_letter_exchange="", dead_letter_routing_key="graveyard"
+    )
+    b.declare_queue("graveyard")
+    b.bind("work", "jobs", "resize")
+    b.bind("parked", "dlx", "parked")
+    b.publish("jobs", "resize", "x")
+    work.reject(work.receive()[0], requeue=False)
+    b.clock.advance(10)
+    [m] = b.queue("graveyard").peek()
+    assert [(d["queue"], d["reason"], d["exchange"], d["routing-keys"]) for d in m.deaths] == [
+        ("parked", "expired", "dlx", ["parked"]),
+        ("work", "rejected", "jobs", ["resize"]),
+    ]
+    assert m.headers["x-first-death-exchange"] == "jobs"
+    assert m.headers["x-last-death-exchange"] == "dlx"
+    [d] = b.queue("graveyard").receive()
+    assert (d.exchange, d.key) == ("", "graveyard")
 
 
 def test_message_options_reach_the_queues():
@@ -459,11 +597,23 @@ def test_retry_with_delay_through_two_queues_is_not_a_cycle():
     work.nack(work.receive()[0], requeue=False)
     b.clock.advance(5)
     [m] = b.queue("work").peek()
-    assert [(d["queue"], d["reason"]) for d in m.deaths] == [
-        ("wait", "expired"),
-        ("work", "rejected"),
+    assert [(d["queue"], d["reason"], d["exchange"]) for d in m.deaths] == [
+        ("wait", "expired", "retry"),  # it came into 'wait' through the DLX 'retry'
+        ("work", "rejected", ""),  # and into 'work' through the default exchange
     ]
     assert b.stats()["dead_letter_cycles"] == 0
+    # Round two: the repeat of (work, rejected) only counts up and keeps the exchange of its
+    # first death (RabbitMQ's mc:record_death), while x-last-death-exchange names this one's.
+    [d] = b.queue("work").receive()
+    assert d.exchange == "back"
+    work.nack(d, requeue=False)
+    [m] = b.queue("wait").peek()
+    assert [(x["queue"], x["reason"], x["count"], x["exchange"]) for x in m.deaths] == [
+        ("work", "rejected", 2, ""),
+        ("wait", "expired", 1, "retry"),
+    ]
+    assert m.headers["x-first-death-exchange"] == ""
+    assert m.headers["x-last-death-exchange"] == "back"
 
 
 def test_route_dead_letters_by_reason_with_any_with_x():

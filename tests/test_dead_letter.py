@@ -48,6 +48,37 @@ def test_deaths_merge_per_queue_and_reason_newest_first():
     assert death_count(m, reason="expired") == 1
 
 
+def test_each_death_records_the_exchange_it_came_through_and_a_merge_keeps_the_first():
+    # RabbitMQ's mc:record_death: a new (queue, reason) entry takes the message's current
+    # exchange and routing keys; a repeat only adds to the count, keeping the first ones;
+    # x-first-death-* are set once, x-last-death-* at every death.
+    m = Message("m1", "x", key="resize")
+    m = record_death(m, queue="work", reason="rejected", time=1.0, exchange="images")
+    m.key = "retry"  # the DLX re-keyed it (x-dead-letter-routing-key)
+    m = record_death(m, queue="wait", reason="expired", time=2.0, exchange="retry")
+    m.key = "resize"
+    m = record_death(m, queue="work", reason="rejected", time=3.0, exchange="back")
+    assert [
+        (d["queue"], d["reason"], d["count"], d["time"], d["exchange"], d["routing-keys"])
+        for d in m.deaths
+    ] == [
+        ("work", "rejected", 2, 1.0, "images", ["resize"]),
+        ("wait", "expired", 1, 2.0, "retry", ["retry"]),
+    ]
+    first = [m.headers[f"x-first-death-{k}"] for k in ("queue", "reason", "exchange")]
+    last = [m.headers[f"x-last-death-{k}"] for k in ("queue", "reason", "exchange")]
+    assert first == ["work", "rejected", "images"]
+    assert last == ["work", "rejected", "back"]
+
+
+@pytest.mark.parametrize("exchange", [None, 3, b"dlx"])
+def test_record_death_refuses_an_exchange_that_is_not_a_str(exchange):
+    original = Message("m1", "x")
+    with pytest.raises(InvalidType, match=f"exchange={exchange!r}.*a str"):
+        record_death(original, queue="a", reason="rejected", time=0, exchange=exchange)
+    assert original.headers == {}
+
+
 def test_record_death_does_not_change_the_original_message():
     original = Message("m1", "x", headers={"h": 1})
     record_death(original, queue="a", reason="maxlen", time=0.0)

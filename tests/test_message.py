@@ -91,6 +91,24 @@ def test_fast_builders_make_the_same_objects_as_the_constructors():
     assert d.receipt_handle == "custom" and d != full
 
 
+def test_a_delivery_names_the_exchange_its_message_came_through():
+    m = Message("m1", "x", key="resize")
+    d = new_delivery(m, "jobs", 1, 1, None, "images")
+    assert (d.exchange, d.key) == ("images", "resize")  # basic.deliver's exchange, routing key
+    assert d == Delivery(m, "jobs", 1, None, 1, False, None, "images")
+    assert d != new_delivery(m, "jobs", 1, 1, None)  # the exchange is part of equality
+    assert new_delivery(m, "jobs", 1, 1, None).exchange == Delivery(m, "jobs", 1, None).exchange
+    assert Delivery(m, "jobs", 1, None).exchange == ""  # the default exchange
+    assert repr(d) == "Delivery('m1', 'x', tag=1, receive_count=1)"  # short as before
+    for twin in (copy.deepcopy(d), pickle.loads(pickle.dumps(d))):
+        assert twin == d and twin.exchange == "images"
+    match d:
+        case Delivery(queue="jobs", exchange="images"):
+            pass
+        case _:  # pragma: no cover - the match above must succeed
+            raise AssertionError("Delivery does not match on exchange")
+
+
 def test_error_helpers_name_parameter_allowed_and_fix():
     err = out_of_range("visibility_timeout", -5, 0, 43200, "seconds", who="SQS", example=30)
     assert str(err) == (

@@ -211,6 +211,33 @@ def test_fan_out_and_copy_message_helpers():
     assert [len(q) for q in qs] == [1, 1]
 
 
+def test_copies_name_the_exchange_or_topic_they_came_through():
+    qs = [Queue("a"), Queue("b")]
+    fan_out(Message("m1", "p"), qs, exchange="events")
+    assert [q.receive()[0].exchange for q in qs] == ["events", "events"]
+    fan_out(Message("m2", "p"), qs)
+    assert [q.receive()[0].exchange for q in qs] == ["", ""]  # the default exchange
+    dlq = Queue("billing.dlq")
+    t = Topic("orders", clock=dlq.clock)
+    billing = t.subscribe("billing", dead_letter=dlq)
+    t.publish({"order": 1})
+    [d] = billing.receive()
+    assert d.exchange == "orders"  # the topic plays the fanout exchange
+    billing.nack(d, requeue=False)
+    assert dlq.peek()[0].deaths[0]["exchange"] == "orders"
+
+
+@pytest.mark.parametrize("exchange", [None, 5, "x" * 256], ids=["None", "int", "256-bytes"])
+def test_fan_out_refuses_a_bad_exchange_and_changes_nothing(exchange):
+    qs = [Queue("a"), Queue("b")]
+    before = [q.stats() for q in qs]
+    with pytest.raises(
+        InvalidArgument if isinstance(exchange, str) else InvalidType, match="exchange"
+    ):
+        fan_out(Message("m1", "p"), qs, exchange=exchange)
+    assert [q.stats() for q in qs] == before
+
+
 @given(
     st.lists(
         st.dictionaries(st.sampled_from("ab"), st.sampled_from([1, 2]), max_size=2), max_size=4

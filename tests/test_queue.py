@@ -6,7 +6,7 @@ import pytest
 
 from brokerlab.clock import VirtualClock
 from brokerlab.errors import AlreadyAcknowledged, StaleReceipt, UnknownReceipt
-from brokerlab.message import Message
+from brokerlab.message import Delivery, Message, new_delivery
 from brokerlab.queue import Queue
 
 
@@ -590,3 +590,89 @@ def test_visibility_timeouts_fire_after_acked_receipts_were_forgotten():
         q.ack(b)
     q.ack(d.receipt_handle)  # the latest handle still deletes it after the timeout (SQS)
     assert q.stats()["acked"] == 3
+
+
+# --- the exchange a message came through ---------------------------------------------------------
+
+
+def test_every_delivery_names_the_exchange_its_message_came_through():
+    q, _ = make()
+    q.publish("direct")  # put on the queue itself: the default exchange, as in RabbitMQ
+    q.enqueue(Message("e1", "routed"), exchange="orders")
+    c = q.consume("c", prefetch=1)
+    [pushed] = c.take()
+    [pulled] = q.receive()
+    assert (pushed.payload, pushed.exchange) == ("direct", "")
+    assert (pulled.payload, pulled.exchange) == ("routed", "orders")
+    assert [d.exchange for d in q.in_flight()] == ["", "orders"]
+    q.nack(pulled)  # requeued: the exchange stays with the message
+    assert q.receive()[0].exchange == "orders"
+
+
+def test_received_deliveries_are_the_ones_new_delivery_and_the_constructor_build():
+    # receive() builds its deliveries inline for speed: every field must still be set, and
+    # set to what the constructor would set.
+    q, _ = make()
+    q.enqueue(Message("e1", "x"), exchange="orders")
+    q.publish("y")
+    for d in q.receive(10):
+        assert all(hasattr(d, slot) for slot in type(d).__slots__)
+        assert d == Delivery(
+            d.message, "jobs", d.delivery_tag, None, d.receive_count, False, None, d.exchange
+        )
+        assert d == new_delivery(d.message, "jobs", d.delivery_tag, 1, None, d.exchange)
+    assert [d.exchange for d in q.in_flight()] == ["orders", ""]
+
+
+@pytest.mark.parametrize("reason", ["rejected", "expired", "maxlen", "delivery_limit"])
+def test_x_death_records_the_exchange_the_message_came_through(reason):
+    dlq, clock = make(name="dlq")
+    q, _ = make(
+        clock=clock,
+        dead_letter=dlq,
+        max_length=1 if reason == "maxlen" else None,
+        max_receive_count=1 if reason == "delivery_limit" else None,
+    )
+    q.enqueue(Message("e1", "x", key="resize"), exchange="images", ttl=5)
+    if reason == "rejected":
+        q.nack(q.receive()[0], requeue=False)
+    elif reason == "expired":
+        clock.advance(5)
+    elif reason == "maxlen":
+        q.publish("newer")
+    else:
+        q.nack(q.receive()[0])
+    [dead] = dlq.peek()
+    assert dead.deaths[0]["reason"] == reason
+    assert (dead.deaths[0]["exchange"], dead.deaths[0]["routing-keys"]) == ("images", ["resize"])
+    assert dead.headers["x-first-death-exchange"] == dead.headers["x-last-death-exchange"]
+    assert dead.headers["x-last-death-exchange"] == "images"
+
+
+def test_a_dead_letter_dying_again_in_an_sqs_style_dlq_records_the_default_exchange():
+    dlq2, clock = make(name="dlq2")
+    dlq, _ = make(name="dlq", clock=clock, dead_letter=dlq2, message_ttl=10)
+    q, _ = make(clock=clock, dead_letter=dlq)
+    q.enqueue(Message("e1", "x", key="k"), exchange="orders")
+    q.nack(q.receive()[0], requeue=False)
+    assert dlq.receive()[0].exchange == ""  # a queue dead-lettered it straight into this one
+    clock.advance(40)  # back after the visibility timeout, then the queue TTL runs out
+    [dead] = dlq2.peek()
+    assert [(d["queue"], d["reason"], d["exchange"]) for d in dead.deaths] == [
+        ("dlq", "expired", ""),
+        ("jobs", "rejected", "orders"),
+    ]
+    assert dead.headers["x-first-death-exchange"] == "orders"
+    assert dead.headers["x-last-death-exchange"] == ""
+
+
+def test_redriven_and_directly_received_dead_letters_come_through_the_default_exchange():
+    dlq, clock = make(name="dlq")
+    q, _ = make(clock=clock, dead_letter=dlq)
+    q.enqueue(Message("e1", "x"), exchange="orders")
+    q.nack(q.receive()[0], requeue=False)
+    dlq.redrive()
+    assert q.receive()[0].exchange == ""
+    other, _ = make(name="other", clock=clock)
+    other.receive_dead_letter(Message("m9", "y"), exchange="dlx")
+    assert other.receive()[0].exchange == "dlx"

@@ -174,6 +174,33 @@ def test_bad_enqueue_changes_nothing(world):
     refused(world, InvalidType, "receive_dead_letter", lambda: world["dlq"].receive_dead_letter(3))
 
 
+@pytest.mark.parametrize(
+    ("exchange", "error", "match"),
+    [
+        (
+            None,
+            InvalidType,
+            r"exchange=None is a NoneType: it names the exchange .*'' for the default",
+        ),
+        (7, InvalidType, "exchange=7 is a int"),
+        (b"orders", InvalidType, "exchange=b'orders'"),
+        pytest.param(
+            "x" * 256,
+            OutOfRange,
+            "exchange name is 256 bytes long: RabbitMQ names are at most 255",
+            id="256-bytes",
+        ),
+    ],
+)
+def test_bad_exchange_changes_nothing(world, exchange, error, match):
+    message = Message("x", 1)
+    refused(world, error, match, lambda: world["q"].enqueue(message, exchange=exchange))
+    refused(world, error, match, lambda: world["f"].enqueue(message, exchange=exchange))
+    refused(
+        world, error, match, lambda: world["dlq"].receive_dead_letter(message, exchange=exchange)
+    )
+
+
 # --- receiving and settling -----------------------------------------------------------------------
 
 

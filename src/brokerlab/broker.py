@@ -30,6 +30,19 @@ What it models, with the real rules (RabbitMQ docs and ``rabbit_channel``/``rabb
   ``mandatory=True``, *returned* to the publisher: they land in :attr:`Broker.returned` with
   the reason ``"312 NO_ROUTE"`` (``basic.return``). RabbitMQ's counters are
   ``messages_unroutable_dropped_total`` and ``messages_unroutable_returned_total``.
+- **Publisher confirms.** After :meth:`Broker.confirm_delivery` (pika's
+  ``channel.confirm_delivery()``, AMQP ``confirm.select``), a mandatory publish that no queue
+  takes is still returned and counted, and then raises :class:`~brokerlab.errors.Unroutable`,
+  as pika's ``BlockingChannel.basic_publish`` raises ``UnroutableError``: RabbitMQ sends the
+  ``basic.return`` before the ``basic.ack`` that confirms the publish, and pika turns that pair
+  into the exception (``pika/adapters/blocking_connection.py``). A non-mandatory unroutable
+  message is confirmed and dropped without an error, in both modes.
+- **Which exchange.** Each queue copy remembers the exchange it came through: it is
+  ``Delivery.exchange`` (``basic.deliver``) and the ``exchange`` of the message's ``x-death``
+  entry if it dies in that queue. A dead letter routed through a DLX came through the DLX, so
+  its next death records the DLX, as RabbitMQ's ``rabbit_dead_letter:publish`` sets the
+  message's exchange to the DLX before routing it (https://www.rabbitmq.com/docs/dlx: "this will
+  be a dead letter exchange if the message is dead lettered multiple times").
 - **Binding** needs the queue and the exchange to exist (404 otherwise). **Unbinding** never
   fails for a missing binding, queue or exchange: RabbitMQ's ``rabbit_binding:remove``
   reports only "absent" (crashed) resources (``absent_errs_only``) and the spec page calls
@@ -50,10 +63,10 @@ dead-letter queue, every broker call (``publish``, ``queue(...)``, ``stats()``, 
 directly on a DLQ object (``dlq.peek()``) only catches up that queue: go through
 ``broker.queue("dlq")``, or call ``broker.catch_up()``, after moving the clock.
 
-Deliberate differences: no virtual hosts, connections, channels, publisher confirms,
-transactions, alternate exchanges or exchange-to-exchange bindings; a DLX-routed copy keeps
-the ``exchange`` of its ``x-death`` entries as the queue recorded it (``""``, see
-:mod:`brokerlab.dead_letter`).
+Deliberate differences: no virtual hosts, connections, channels, transactions, alternate
+exchanges or exchange-to-exchange bindings. Confirm mode is therefore set on the whole broker
+(RabbitMQ: per channel); a publish is confirmed or raises at once, never nacked (RabbitMQ nacks
+only on internal errors; pika would raise ``NackError``).
 """
 
 from __future__ import annotations
@@ -71,6 +84,7 @@ from .errors import (
     UnknownExchange,
     UnknownQueue,
     UnknownTopic,
+    Unroutable,
 )
 from .exchange import Binding, DefaultExchange, Exchange, check_name, make_exchange
 from .message import Message, check_payload
@@ -179,6 +193,7 @@ class Broker:
         self._generated = 0
         #: Mandatory messages that could not be routed, oldest first.
         self.returned: list[Returned] = []
+        self._confirms = False
         self._counts = dict.fromkeys(
             (
                 "published",
@@ -192,6 +207,31 @@ class Broker:
             ),
             0,
         )
+
+    def confirm_delivery(self) -> None:
+        """Turn on publisher confirms (pika ``channel.confirm_delivery()``, AMQP
+        ``confirm.select``).
+
+        From now on a ``mandatory=True`` publish that no queue takes raises
+        :class:`~brokerlab.errors.Unroutable` after it has been returned (recorded in
+        :attr:`returned`) and counted. As in RabbitMQ, confirm mode cannot be turned off; calling
+        this again changes nothing (pika logs an error and carries on).
+
+        >>> b = Broker()
+        >>> b.confirm_delivery()
+        >>> b.publish("", "nobody", "hi", mandatory=True)
+        Traceback (most recent call last):
+          ...
+        brokerlab.errors.Unroutable: message 'm1' (exchange '', routing key 'nobody', mandatory=True) reached no queue: ...
+        >>> b.returned
+        [Returned(message=Message('m1', 'hi', key='nobody'), reason='312 NO_ROUTE')]
+        """
+        self._confirms = True
+
+    @property
+    def confirms(self) -> bool:
+        """``True`` once :meth:`confirm_delivery` was called."""
+        return self._confirms
 
     def catch_up(self) -> None:
         """Let every queue (and every topic subscription) apply its timers up to now."""
@@ -487,7 +527,7 @@ class Broker:
             group,
             dedup_id,
         )
-        deliver_copies(message, queues, delay, ttl)
+        deliver_copies(message, queues, delay, ttl, exchange=exchange)
         x.record(targets)
         self._counts["published"] += 1
         returned = False
@@ -497,10 +537,33 @@ class Broker:
         elif mandatory:
             returned = True
             self._counts["unroutable_returned"] += 1
-            self.returned.append(Returned(message, "312 NO_ROUTE"))
+            back = Returned(message, "312 NO_ROUTE")
+            self.returned.append(back)
+            if self._confirms:
+                raise Unroutable(self._unroutable_text(x, message, routing_key), [back])
         else:
             self._counts["unroutable_dropped"] += 1
         return Routed(targets, message, exchange, routing_key, returned)
+
+    def _unroutable_text(self, x: Exchange, message: Message, routing_key: str) -> str:
+        name = x.name
+        if name == "":
+            fix = (
+                f"declare a queue named {routing_key!r} (the default exchange routes by queue name)"
+            )
+        elif x.type == "headers":
+            fix = f"bind a queue to {name!r} with arguments that match the message's headers"
+        elif x.type == "fanout":
+            fix = f"bind a queue to {name!r}"
+        else:
+            fix = f"bind a queue to {name!r} with a key that matches {routing_key!r}"
+        return (
+            f"message {message.id!r} (exchange {name!r}, routing key {routing_key!r}, "
+            "mandatory=True) reached no queue: the broker returned it (312 NO_ROUTE, now in "
+            "broker.returned) and, with publisher confirms on, the publish raises, as pika's "
+            f"UnroutableError does. To fix it, {fix} (in RabbitMQ an alternate exchange can also "
+            "catch it), or publish with mandatory=False to let the broker drop it."
+        )
 
     def _route_dead_letter(self, message: Message, exchange: str, routing_key: str | None) -> None:
         """Route a dead letter through a DLX (called by :class:`DeadLetterExchange`)."""
@@ -523,7 +586,7 @@ class Broker:
         for name in targets:
             copy = copy_message(message)
             copy.key = key
-            self._queues[name].receive_dead_letter(copy)
+            self._queues[name].receive_dead_letter(copy, exchange=exchange)
 
     # --- state ------------------------------------------------------------------------------------
 

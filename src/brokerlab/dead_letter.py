@@ -16,11 +16,25 @@ Every dead-lettered message carries its **death history** in ``headers["x-death"
 dicts, newest first, one per ``(queue, reason)`` pair, each with ``queue``, ``reason``,
 ``count``, ``time``, ``exchange`` and ``routing-keys`` (and ``original-expiration`` when a
 per-message TTL killed it). Dying again in the same queue for the same reason does not add an
-entry: it adds one to that entry's ``count`` and moves it to the front. This is RabbitMQ's
-``update_x_death_header`` in ``deps/rabbit/src/rabbit_dead_letter.erl`` (3.x): the merged entry
-keeps the ``time`` of the *first* death for that pair. The top-level headers
-``x-first-death-queue/-reason/-exchange`` (set once) and ``x-last-death-queue/-reason/-exchange``
-(set every time, RabbitMQ 3.13+) are set too, so the source of the latest death is one lookup away.
+entry: it adds one to that entry's ``count`` and moves it to the front. The merged entry keeps
+the ``time``, ``exchange`` and ``routing-keys`` of the *first* death for that pair (RabbitMQ's
+``mc:record_death`` updates only the count and the last time; ``mc_amqpl`` reports the first
+time as ``time``).
+
+``exchange`` is the exchange the message was published to before it died in that queue, and
+``routing-keys`` the routing keys it was published with (RabbitMQ docs, "Dead Letter Exchanges",
+section "Dead-Lettered Messages", https://www.rabbitmq.com/docs/dlx: "exchange - the exchange
+the message was published to (note that this will be a dead letter exchange if the message is
+dead lettered multiple times)"; "routing-keys - the routing keys (including CC keys but excluding
+BCC ones) the message was published with"). The queue passes the exchange each message came
+through (:meth:`brokerlab.queue.Queue.enqueue`); a dead letter that a DLX routed on came through
+the DLX, under the DLX routing key if the queue set one, so its next death records those, as
+``rabbit_dead_letter:publish`` sets the message's exchange and routing keys before routing it.
+
+The top-level headers ``x-first-death-queue/-reason/-exchange`` (set at the first death only) and
+``x-last-death-queue/-reason/-exchange`` (set at every death, RabbitMQ 3.13+) are written from
+the same values, as ``mc:record_death`` writes them, so the source of the latest death is one
+lookup away.
 
 A dead-letter target is anything with a ``name`` and a ``receive_dead_letter(message)`` method
 (:class:`DeadLetterTarget`): a :class:`~brokerlab.queue.Queue` (SQS: a dead-letter queue) or an
@@ -34,8 +48,11 @@ shovel plugin is used). The helpers here decide where each message goes;
 Deliberate differences:
 
 - ``time`` is the broker clock's seconds (virtual by default), not a wall-clock timestamp.
-- ``exchange`` is ``""`` (the default exchange) unless the caller names one: a queue does not
-  know which exchange a message came through.
+- A message put on a queue directly (``Queue.publish``, ``enqueue`` without ``exchange``, an
+  SQS-style DLQ that another queue feeds, a redrive) records the exchange ``""``, as if it had
+  been published to RabbitMQ's default exchange; its ``routing-keys`` are its ``key``
+  (``[]`` if it has none), where RabbitMQ's default exchange would record the queue name.
+- There are no CC/BCC headers, so ``routing-keys`` has at most the one key.
 - The copy that is dead-lettered keeps its message ``id``; RabbitMQ gives it a new internal id
   but keeps the ``message_id`` property, which is what ``Message.id`` models.
 """
@@ -45,6 +62,7 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import DeadLetterConfigError, InvalidArgument, InvalidType
+from .exchange import check_exchange
 from .message import Message
 
 #: The dead-letter reasons, in RabbitMQ's words.
@@ -76,14 +94,18 @@ def record_death(
     """Return a copy of ``message`` whose headers record one more death in ``queue``.
 
     The original message is not changed (an exchange may have routed the same object to other
-    queues). ``x-death`` is merged per ``(queue, reason)`` as RabbitMQ does: a repeat death adds
-    one to that entry's ``count`` and moves it to the front, keeping the first ``time``.
+    queues). ``exchange`` is the exchange the message came through into ``queue``; the routing
+    keys are the message's ``key``. ``x-death`` is merged per ``(queue, reason)`` as RabbitMQ
+    does: a repeat death adds one to that entry's ``count`` and moves it to the front, keeping
+    the first ``time``, ``exchange`` and ``routing-keys``.
 
-    >>> m = Message("m1", "hi", key="jobs")
-    >>> m1 = record_death(m, queue="jobs", reason="rejected", time=5.0)
-    >>> m2 = record_death(m1, queue="jobs", reason="rejected", time=9.0)
-    >>> [(d["queue"], d["reason"], d["count"], d["time"]) for d in m2.deaths]
-    [('jobs', 'rejected', 2, 5.0)]
+    >>> m = Message("m1", "hi", key="resize")
+    >>> m1 = record_death(m, queue="jobs", reason="rejected", time=5.0, exchange="images")
+    >>> m2 = record_death(m1, queue="jobs", reason="rejected", time=9.0, exchange="retry")
+    >>> [(d["queue"], d["reason"], d["count"], d["time"], d["exchange"]) for d in m2.deaths]
+    [('jobs', 'rejected', 2, 5.0, 'images')]
+    >>> m2.headers["x-first-death-exchange"], m2.headers["x-last-death-exchange"]
+    ('images', 'retry')
     >>> m.headers
     {}
     """
@@ -92,6 +114,7 @@ def record_death(
             f"reason={reason!r} is not a dead-letter reason: use one of "
             f"{', '.join(repr(r) for r in REASONS)}."
         )
+    check_exchange(exchange)
     headers = dict(message.headers)
     old = headers.get("x-death")
     deaths: list[dict[str, Any]] = [dict(d) for d in old] if isinstance(old, (list, tuple)) else []

@@ -180,7 +180,20 @@ class InvalidBinding(RoutingError, ValueError):
 
 
 class Unroutable(RoutingError):
-    """Raised only when a publish asks for ``mandatory=True`` *and* to raise, rather than return."""
+    """A ``mandatory=True`` publish that no queue took, on a broker with publisher confirms on
+    (:meth:`brokerlab.broker.Broker.confirm_delivery`).
+
+    This is pika's ``UnroutableError``: with ``channel.confirm_delivery()``,
+    ``BlockingChannel.basic_publish(..., mandatory=True)`` raises it when the broker sent the
+    message back (``basic.return``, 312 NO_ROUTE) before confirming it. ``messages`` holds the
+    returned message(s), as pika's ``UnroutableError.messages`` does (here
+    :class:`brokerlab.broker.Returned` items); the broker has also recorded them in
+    ``broker.returned``. Without confirms nothing is raised: the return is only recorded.
+    """
+
+    def __init__(self, text: str, messages: list[Any] | None = None) -> None:
+        super().__init__(text)
+        self.messages: list[Any] = list(messages or [])
 
 
 # --- the log ---------------------------------------------------------------------------------------------

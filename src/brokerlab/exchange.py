@@ -65,6 +65,7 @@ __all__ = [
     "FanoutExchange",
     "HeadersExchange",
     "TopicExchange",
+    "check_exchange",
     "check_name",
     "make_exchange",
 ]
@@ -122,6 +123,18 @@ def check_name(kind: str, name: Any) -> str:
             f"{MAX_KEY_BYTES} bytes. Use a shorter name."
         )
     return name
+
+
+def check_exchange(exchange: Any) -> str:
+    """Return ``exchange`` if it can name the exchange a message came through: a str of at most
+    255 UTF-8 bytes, ``""`` being the default exchange (see :meth:`brokerlab.queue.Queue.enqueue`)."""
+    if not isinstance(exchange, str):
+        raise InvalidType(
+            f"exchange={exchange!r} is a {type(exchange).__name__}: it names the exchange the "
+            "message came through, a str ('' for the default exchange). Pass e.g. "
+            "exchange='orders', or leave it out."
+        )
+    return check_name("exchange", exchange)
 
 
 def _queue_name(queue: Any, name: str = "queue") -> str:

@@ -11,7 +11,10 @@ delivered many times (after a crash, a visibility timeout, a nack), and every de
 - ``redelivered``: ``True`` if it was handed out before (RabbitMQ's ``redelivered`` flag);
 - ``receipt_handle``: the token you need to delete/ack it (SQS). Every receive issues a new
   one and only the newest is valid;
-- ``delivery_tag``: the number a RabbitMQ channel gives each delivery, used to ack it.
+- ``delivery_tag``: the number a RabbitMQ channel gives each delivery, used to ack it;
+- ``exchange``: the exchange the message came through into the queue, as AMQP's
+  ``basic.deliver`` carries it (``""``: the default exchange, or put on the queue directly; a
+  dead letter names its dead-letter exchange). Its routing key is ``key``.
 
 Payloads may be ``bytes``, ``str``, or JSON data (``dict``, ``list``, numbers, booleans,
 ``None``), because notebooks are easier to read with ``{"order": 17}`` than with bytes. The
@@ -62,7 +65,7 @@ _UNWRITTEN: Any = object()  # the id of a numbered message whose text is not wri
 
 
 class _Record:
-    """Equality, copy and pickle from the seven fields (``_fields()``), as a dataclass has them.
+    """Equality, copy and pickle from the fields (``_fields()``), as a dataclass has them.
 
     Message and Delivery are hand-written slot classes rather than dataclasses because a queue
     builds one of each per message, and :func:`numbered_message` and :func:`new_delivery` can
@@ -186,7 +189,9 @@ class Delivery(_Record):
     ``receipt_handle`` may be given as ``None``: it is then the queue's standard handle
     ``"<queue>:<message id>:<delivery tag>"``, written when first read (a queue hands out many
     deliveries whose handle nobody reads: the delivery or its tag is enough to ack them).
-    Two deliveries are equal when all seven fields are.
+    ``exchange`` is the exchange the message came through (AMQP ``basic.deliver``'s
+    ``exchange``; ``""`` for the default exchange). Two deliveries are equal when all eight
+    fields are.
     """
 
     __slots__ = (
@@ -197,6 +202,7 @@ class Delivery(_Record):
         "receive_count",
         "redelivered",
         "consumer",
+        "exchange",
     )
     __match_args__ = (
         "message",
@@ -206,6 +212,7 @@ class Delivery(_Record):
         "receive_count",
         "redelivered",
         "consumer",
+        "exchange",
     )
 
     def __init__(
@@ -217,6 +224,7 @@ class Delivery(_Record):
         receive_count: int = 1,
         redelivered: bool = False,
         consumer: str | None = None,
+        exchange: str = "",
     ) -> None:
         self.message = message
         self.queue = queue
@@ -225,6 +233,7 @@ class Delivery(_Record):
         self.receive_count = receive_count
         self.redelivered = redelivered
         self.consumer = consumer
+        self.exchange = exchange
 
     @property
     def receipt_handle(self) -> str:
@@ -264,6 +273,7 @@ class Delivery(_Record):
             self.receive_count,
             self.redelivered,
             self.consumer,
+            self.exchange,
         )
 
     def __repr__(self) -> str:
@@ -276,10 +286,15 @@ class Delivery(_Record):
 
 
 def new_delivery(
-    message: Message, queue: str, tag: int, count: int, consumer: str | None
+    message: Message,
+    queue: str,
+    tag: int,
+    count: int,
+    consumer: str | None,
+    exchange: str = "",
 ) -> Delivery:
-    """``Delivery(message, queue, tag, None, count, count > 1, consumer)``, built the fast way
-    (without the ``__init__`` call), for the queue, which makes one per delivery."""
+    """``Delivery(message, queue, tag, None, count, count > 1, consumer, exchange)``, built the
+    fast way (without the ``__init__`` call), for the queue, which makes one per delivery."""
     d = _new(Delivery)
     d.message = message
     d.queue = queue
@@ -288,4 +303,5 @@ def new_delivery(
     d.receive_count = count
     d.redelivered = count > 1
     d.consumer = consumer
+    d.exchange = exchange
     return d

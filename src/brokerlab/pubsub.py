@@ -27,6 +27,11 @@ SNS subscription filter policy on message attributes. Deliberate difference: SNS
 policies have a richer syntax (prefixes, numeric ranges, anything-but); here a filter is a
 headers-exchange binding.
 
+A topic plays the part of a fanout exchange: each subscription queue records the topic's name as
+the exchange its copy came through (``Delivery.exchange``, and the ``exchange`` of an
+``x-death`` entry if the copy dies there). SNS has no such field; RabbitMQ would name the fanout
+exchange.
+
 :func:`fan_out` - one message copied into several queues, each copy independent - is shared with
 the broker, which uses it to deliver what an exchange routed.
 """
@@ -44,6 +49,7 @@ from .errors import (
     InvalidType,
     UnknownQueue,
 )
+from .exchange import check_exchange
 from .message import Message, check_payload
 from .queue import Queue, check_delay_and_ttl
 from .routing import check_arguments, check_headers, check_routing_key, headers_match, x_match_mode
@@ -91,27 +97,40 @@ def check_fan_out(
 
 
 def deliver_copies(
-    message: Message, queues: list[Queue], delay: float | None = None, ttl: float | None = None
+    message: Message,
+    queues: list[Queue],
+    delay: float | None = None,
+    ttl: float | None = None,
+    *,
+    exchange: str = "",
 ) -> list[str]:
     """Put an independent copy of ``message`` (same id) in each queue; return their names.
-    Call :func:`check_fan_out` first (or use :func:`fan_out`, which does both)."""
+    ``exchange`` is what the copies came through (see :meth:`Queue.enqueue`). Call
+    :func:`check_fan_out` first (or use :func:`fan_out`, which does both)."""
     for q in queues:
-        q.enqueue(copy_message(message), delay=delay, ttl=ttl)
+        q.enqueue(copy_message(message), delay=delay, ttl=ttl, exchange=exchange)
     return [q.name for q in queues]
 
 
 def fan_out(
-    message: Message, queues: Iterable[Queue], delay: float | None = None, ttl: float | None = None
+    message: Message,
+    queues: Iterable[Queue],
+    delay: float | None = None,
+    ttl: float | None = None,
+    *,
+    exchange: str = "",
 ) -> list[str]:
     """Put an independent copy of ``message`` (same id) in each queue; return their names.
 
     Everything is checked first (:func:`check_fan_out`): either every queue gets its copy or
     the call raises and no queue has changed. A FIFO queue may still drop its copy as a
     duplicate within its deduplication window (SQS), which is counted in its own stats.
+    ``exchange`` names what the copies came through (``""``: the default exchange).
     """
     queues = list(queues)
+    check_exchange(exchange)
     check_fan_out(queues, message.group, message.dedup_id, delay, ttl)
-    return deliver_copies(message, queues, delay, ttl)
+    return deliver_copies(message, queues, delay, ttl, exchange=exchange)
 
 
 class _Subscription:
@@ -279,7 +298,7 @@ class Topic:
             group,
             dedup_id,
         )
-        deliver_copies(message, matching)
+        deliver_copies(message, matching, exchange=self.name)
         self._published += 1
         self._delivered += len(matching)
         self._filtered += len(self._subs) - len(matching)

@@ -93,6 +93,7 @@ from .errors import (
     UnknownReceipt,
     check_range,
 )
+from .exchange import check_exchange
 from .fifo import DEDUP_WINDOW, Deduplicator, check_fifo_fields, dedup_key
 from .message import Delivery, Message, check_payload, new_delivery, numbered_message
 
@@ -108,6 +109,7 @@ PREFETCH_MAX = 65535
 TTL_MAX = RETENTION_MAX  # no message outlives the longest retention anyway
 
 _INF = float("inf")
+_new = object.__new__  # builds a Delivery without its __init__ (see receive)
 
 # Where a message is.
 _GONE, _READY, _INFLIGHT, _DELAYED = 0, 1, 2, 3
@@ -125,6 +127,7 @@ _RECEIVED = 7  # clock time of the current pulled delivery (for the 12-hour cap)
 _RETAIN = 8  # retention deadline
 _EXPIRES = 9  # TTL deadline, or None
 _TTL = 10  # the per-message ttl asked for (x-death "original-expiration"), or None
+_EXCHANGE = 11  # the exchange it came through ("": the default exchange, or put on directly)
 
 
 class Consumer:
@@ -558,7 +561,7 @@ class Queue:
             self._ret_bound = retain
             if retain < self._next_due:
                 self._next_due = retain
-        self._ready[pos] = [msg, pos, _READY, 0, 0, None, 0.0, 0.0, retain, None, None]
+        self._ready[pos] = [msg, pos, _READY, 0, 0, None, 0.0, 0.0, retain, None, None, ""]
         heappush(self._heap, pos)
         if self._consumers or self.max_length is not None:
             self._after_change(now)
@@ -635,17 +638,25 @@ class Queue:
         )
         if dedup is not None:
             self._dedup.remember(dedup, msg, now)
-        self._accept(msg, now, delay, ttl, now)
+        self._accept(msg, now, delay, ttl, now, "")
         return msg
 
     def enqueue(
-        self, message: Message, *, delay: float | None = None, ttl: float | None = None
+        self,
+        message: Message,
+        *,
+        delay: float | None = None,
+        ttl: float | None = None,
+        exchange: str = "",
     ) -> Message | None:
         """Put an already-built message on the queue (exchanges route with this).
 
         The same rules as :meth:`publish` (FIFO group and deduplication, delay, TTL); retention
-        counts from now. Returns the message, or ``None`` when a FIFO queue drops it as a
-        duplicate (then nothing is enqueued).
+        counts from now. ``exchange`` names the exchange the message came through (``""``, the
+        default exchange, if none): it travels with the message in this queue, shows as
+        ``Delivery.exchange`` (AMQP ``basic.deliver``) and becomes the ``exchange`` of the
+        ``x-death`` entry if the message dies here. Returns the message, or ``None`` when a FIFO
+        queue drops it as a duplicate (then nothing is enqueued).
         """
         if not isinstance(message, Message):
             raise InvalidType(
@@ -653,6 +664,7 @@ class Queue:
                 "brokerlab.message.Message. To send a payload, use publish()."
             )
         check_payload(message.payload, "message.payload")
+        check_exchange(exchange)
         self.check_send_options(delay, ttl, message.group, message.dedup_id)
         now = self.clock.now()
         if now >= self._next_due:
@@ -663,10 +675,10 @@ class Queue:
                 self._n_dedup += 1
                 return None
             self._dedup.remember(dedup, message, now)
-        self._accept(message, now, delay, ttl, now)
+        self._accept(message, now, delay, ttl, now, exchange)
         return message
 
-    def receive_dead_letter(self, message: Message) -> None:
+    def receive_dead_letter(self, message: Message, *, exchange: str = "") -> None:
         """Take a dead letter from another queue (the :class:`DeadLetterTarget` protocol).
 
         The message already carries its ``x-death`` history. It joins the tail, with no delay
@@ -675,25 +687,39 @@ class Queue:
         expiration of a message is always based on its original enqueue timestamp"); on a FIFO
         queue it restarts now, as SQS does for FIFO DLQs (SQS Developer Guide, dead-letter
         queues).
+
+        ``exchange`` is the dead-letter exchange it came through (a broker's DLX passes its
+        name); ``""`` when a queue dead-letters straight into this one (SQS-style DLQ). If the
+        message dies again here, that is the ``exchange`` of its new ``x-death`` entry, as in
+        RabbitMQ, where "this will be a dead letter exchange if the message is dead lettered
+        multiple times" (https://www.rabbitmq.com/docs/dlx).
         """
         if not isinstance(message, Message):
             raise InvalidType(
                 f"message={message!r} is a {type(message).__name__}: receive_dead_letter() takes "
                 "a brokerlab.message.Message."
             )
+        check_exchange(exchange)
         now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
         start = now if self.fifo else min(message.timestamp, now)
-        self._accept(message, now, 0, None, start)
+        self._accept(message, now, 0, None, start, exchange)
 
     def _accept(
-        self, msg: Message, now: float, delay: float | None, ttl: float | None, start: float
+        self,
+        msg: Message,
+        now: float,
+        delay: float | None,
+        ttl: float | None,
+        start: float,
+        exchange: str,
     ) -> None:
-        """Store a record for ``msg``: ready or delayed. Its retention counts from ``start``."""
+        """Store a record for ``msg``: ready or delayed. Its retention counts from ``start``;
+        ``exchange`` is the exchange it came through."""
         self._pos = pos = self._pos + 1
         retain = start + self.retention
-        e = [msg, pos, _READY, 0, 0, None, 0.0, 0.0, retain, None, None]
+        e = [msg, pos, _READY, 0, 0, None, 0.0, 0.0, retain, None, None, exchange]
         if retain < self._ret_bound:
             self._ret_bound = retain
             self._due(retain)
@@ -776,7 +802,19 @@ class Queue:
             e[_DEADLINE] = deadline
             e[_RECEIVED] = now
             inflight[tag] = e
-            out.append(new_delivery(e[_MSG], name, tag, count, None))
+            # new_delivery(e[_MSG], name, tag, count, None, e[_EXCHANGE]), written out: on this,
+            # the hottest path, the call costs as much as the stores. Same fields, same values
+            # (tests/test_queue.py checks every slot).
+            d = _new(Delivery)
+            d.message = e[_MSG]
+            d.queue = name
+            d.delivery_tag = tag
+            d._handle = None
+            d.receive_count = count
+            d.redelivered = count > 1
+            d.consumer = None
+            d.exchange = e[_EXCHANGE]
+            out.append(d)
             tag += 1
             if tag == last:
                 break
@@ -833,7 +871,7 @@ class Queue:
             e[_DEADLINE] = deadline
             e[_RECEIVED] = now
             inflight[tag] = e
-            out.append(new_delivery(msg, name, tag, count, None))
+            out.append(new_delivery(msg, name, tag, count, None, e[_EXCHANGE]))
             tag += 1
             if tag == last:
                 break
@@ -1075,7 +1113,7 @@ class Queue:
             self._inflight[tag] = e
             if fifo:
                 groups[msg.group] = groups.get(msg.group, 0) + 1
-            d = new_delivery(msg, name, tag, count, c.name)
+            d = new_delivery(msg, name, tag, count, c.name, e[_EXCHANGE])
             c._unacked[tag] = d
             c._inbox.append(d)
             self._n_redelivered += count > 1
@@ -1128,7 +1166,9 @@ class Queue:
                 out.append(c._unacked[tag])
             else:
                 count = e[_COUNT]
-                out.append(Delivery(e[_MSG], self.name, tag, None, count, count > 1, None))
+                out.append(
+                    Delivery(e[_MSG], self.name, tag, None, count, count > 1, None, e[_EXCHANGE])
+                )
         return out
 
     def stats(self) -> dict[str, Any]:
@@ -1217,7 +1257,7 @@ class Queue:
         now = self.clock.now()
         if now >= self._next_due:
             self._advance(now)
-        self._accept(msg, now, 0, None, now)
+        self._accept(msg, now, 0, None, now, "")
 
     # --- time --------------------------------------------------------------------------------------
 
@@ -1378,7 +1418,12 @@ class Queue:
             return
         expiration = e[_TTL] if reason == "expired" else None
         dead = record_death(
-            e[_MSG], queue=self.name, reason=reason, time=t, original_expiration=expiration
+            e[_MSG],
+            queue=self.name,
+            reason=reason,
+            time=t,
+            exchange=e[_EXCHANGE],
+            original_expiration=expiration,
         )
         target.receive_dead_letter(dead)
 
