@@ -610,8 +610,8 @@ def test_every_delivery_names_the_exchange_its_message_came_through():
 
 
 def test_received_deliveries_are_the_ones_new_delivery_and_the_constructor_build():
-    # receive() builds its deliveries inline for speed: every field must still be set, and
-    # set to what the constructor would set.
+    # receive() builds its deliveries with new_delivery (no __init__ call): every field must
+    # still be set, and set to what the constructor would set.
     q, _ = make()
     q.enqueue(Message("e1", "x"), exchange="orders")
     q.publish("y")

@@ -109,7 +109,6 @@ PREFETCH_MAX = 65535
 TTL_MAX = RETENTION_MAX  # no message outlives the longest retention anyway
 
 _INF = float("inf")
-_new = object.__new__  # builds a Delivery without its __init__ (see receive)
 
 # Where a message is.
 _GONE, _READY, _INFLIGHT, _DELAYED = 0, 1, 2, 3
@@ -802,19 +801,7 @@ class Queue:
             e[_DEADLINE] = deadline
             e[_RECEIVED] = now
             inflight[tag] = e
-            # new_delivery(e[_MSG], name, tag, count, None, e[_EXCHANGE]), written out: on this,
-            # the hottest path, the call costs as much as the stores. Same fields, same values
-            # (tests/test_queue.py checks every slot).
-            d = _new(Delivery)
-            d.message = e[_MSG]
-            d.queue = name
-            d.delivery_tag = tag
-            d._handle = None
-            d.receive_count = count
-            d.redelivered = count > 1
-            d.consumer = None
-            d.exchange = e[_EXCHANGE]
-            out.append(d)
+            out.append(new_delivery(e[_MSG], name, tag, count, None, e[_EXCHANGE]))
             tag += 1
             if tag == last:
                 break
