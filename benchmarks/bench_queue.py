@@ -46,6 +46,7 @@ from collections import deque
 from collections.abc import Callable
 from heapq import heappop, heappush
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
@@ -63,8 +64,8 @@ TARGET_LEAN, TARGET_KOMBU = 0.4, 15.0
 NOTES_HEADING = "## Notes (written by hand"  # --write keeps this section of the old file
 
 
-def run_brokerlab(n: int, batch: int) -> float:
-    q = Queue("bench", clock=VirtualClock())
+def cycle(q: Any, n: int, batch: int) -> float:
+    """CPU seconds for n messages through q's publish -> receive -> ack, in the given shape."""
     publish, receive, ack = q.publish, q.receive, q.ack
     t0 = time.process_time()
     if batch == 1:
@@ -79,6 +80,12 @@ def run_brokerlab(n: int, batch: int) -> float:
             for d in receive(batch):
                 ack(d)
     elapsed = time.process_time() - t0
+    return elapsed
+
+
+def run_brokerlab(n: int, batch: int) -> float:
+    q = Queue("bench", clock=VirtualClock())
+    elapsed = cycle(q, n, batch)
     s = q.stats()
     assert s["acked"] == n // batch * batch and s["ready"] == 0 and s["in_flight"] == 0, s
     return elapsed
@@ -117,26 +124,6 @@ class LeanQueue:
 
     def ack(self, tag: int) -> None:
         del self.inflight[tag]
-
-
-def run_lean(n: int, batch: int) -> float:
-    q = LeanQueue(VirtualClock())
-    publish, receive, ack = q.publish, q.receive, q.ack
-    t0 = time.process_time()
-    if batch == 1:
-        for _ in range(n):
-            publish(PAYLOAD)
-            for tag in receive(1):
-                ack(tag)
-    else:
-        for _ in range(n // batch):
-            for _ in range(batch):
-                publish(PAYLOAD)
-            for tag in receive(batch):
-                ack(tag)
-    elapsed = time.process_time() - t0
-    assert not q.ready and not q.inflight
-    return elapsed
 
 
 class LeanWithObjects(LeanQueue):
@@ -211,27 +198,19 @@ class OrderedWithObjects(LeanQueue):
         del self.inflight[delivery.delivery_tag]
 
 
-def run_api_floor(cls: type) -> Callable[[int, int], float]:
+def run_lean_class(cls: type) -> Callable[[int, int], float]:
+    """The cycle, for LeanQueue and the two ceiling classes built on it."""
+
     def run(n: int, batch: int) -> float:
         q = cls(VirtualClock())
-        publish, receive, ack = q.publish, q.receive, q.ack
-        t0 = time.process_time()
-        if batch == 1:
-            for _ in range(n):
-                publish(PAYLOAD)
-                for d in receive(1):
-                    ack(d)
-        else:
-            for _ in range(n // batch):
-                for _ in range(batch):
-                    publish(PAYLOAD)
-                for d in receive(batch):
-                    ack(d)
-        elapsed = time.process_time() - t0
+        elapsed = cycle(q, n, batch)
         assert not q.inflight, len(q.inflight)
         return elapsed
 
     return run
+
+
+run_lean = run_lean_class(LeanQueue)
 
 
 def run_stdlib(n: int, batch: int) -> float:
@@ -304,8 +283,8 @@ CONTENDERS = {
     "queue.Queue": run_stdlib,
     "kombu memory://": run_kombu,
     "Message + Delivery objects only": run_objects,
-    "lean + the two objects (API ceiling)": run_api_floor(LeanWithObjects),
-    "... + ordered ready set (rules floor)": run_api_floor(OrderedWithObjects),
+    "lean + the two objects (API ceiling)": run_lean_class(LeanWithObjects),
+    "... + ordered ready set (rules floor)": run_lean_class(OrderedWithObjects),
 }
 SHAPES = {"per message": 1, "batched": BATCH}
 
