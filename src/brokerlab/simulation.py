@@ -1241,8 +1241,9 @@ class _Sim:
                     now, "broker", "lost", msg, key=key, what="message", reason="unroutable"
                 )
         if targets and self.strikes("duplicate_delivery", msg, attempt=attempt):
+            exchange = "" if self.amqp is None else "events"  # where the first copy came from
             for q in targets:  # the broker keeps a second copy (SQS standard may)
-                q.enqueue(Message(msg, payload, key, {}, now))
+                q.enqueue(Message(msg, payload, key, {}, now), exchange=exchange)
         lost_confirm = self.strikes("producer_retry", msg, attempt=attempt)
         self.sched.after(self.latency, self.confirm, producer, msg, attempt, lost_confirm, stored)
         if self.strikes("broker_restart", msg, attempt=attempt):
