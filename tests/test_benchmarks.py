@@ -37,6 +37,10 @@ RUNS = {
         ["--sizes", "1000", "--repeat", "1", "--memory-events", "1000"],
         ["events/s", "bytes/event"],
     ),
+    "bench_widgets.py": (
+        ["--moves", "3", "--repeat", "1"],
+        ["live_figure (new)", "old approach", "bare one-line figure", "One slider event"],
+    ),
 }
 
 

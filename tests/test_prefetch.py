@@ -66,3 +66,25 @@ def test_widget_wraps_the_function():
     w = fair_dispatch_widget()
     assert [c.description for c in w.children[:2]] == ["prefetch", "messages"]
     plt.close("all")
+
+
+def test_a_bar_is_labelled_only_where_its_number_fits():
+    share = fair_dispatch(messages=40, service_times=(1, 1, 4), prefetch=0)
+    fig = plot_work_share(share)
+    # the 1-second bars are too narrow for their numbers on a 52-second axis; 4-second ones fit
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert labels == [job.removeprefix("job-") for job in share.jobs["c3"]]
+    plt.close(fig)
+    fig = plot_work_share(fair_dispatch(messages=12, service_times=(1, 1, 4), prefetch=1))
+    assert sorted(int(t.get_text()) for t in fig.axes[0].texts) == list(range(1, 13))
+    plt.close(fig)
+
+
+def test_given_an_ax_the_chart_leaves_the_figure_layout_alone():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 2.4))
+    ax = fig.add_subplot()
+    before = vars(fig.subplotpars).copy()
+    assert plot_work_share(fair_dispatch(messages=6, service_times=(1, 3)), ax=ax) is fig
+    assert vars(fig.subplotpars) == before

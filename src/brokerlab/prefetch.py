@@ -100,11 +100,20 @@ def fair_dispatch(
 
 
 def plot_work_share(share: WorkShare, ax=None):
-    """A Gantt chart of :func:`fair_dispatch`: one row per consumer, one bar per job."""
-    import matplotlib.pyplot as plt
+    """A Gantt chart of :func:`fair_dispatch`: one row per consumer, one bar per job.
+
+    A bar is labelled with its job number where the number fits inside it. With ``ax=None`` the
+    chart gets a new pyplot figure of its own (shown by ``plt.show()`` in a notebook); given an
+    ``ax``, it draws there and leaves the figure's layout to its owner (a widget, a grid of
+    charts). Returns the Figure.
+    """
+    from matplotlib.ticker import MaxNLocator
 
     if ax is None:
+        import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=(7, 0.6 + 0.5 * len(share.jobs)), dpi=100)
+        fig.subplots_adjust(left=0.2, bottom=0.25 if len(share.jobs) < 3 else 0.18)
     else:
         fig = ax.figure
     rows = {c: i for i, c in enumerate(share.jobs)}
@@ -114,12 +123,20 @@ def plot_work_share(share: WorkShare, ax=None):
         ax.broken_barh(
             bars, (row - 0.4, 0.8), facecolors=colours[row % len(colours)], edgecolor="white"
         )
-    if len(share.spans) <= 60:
-        for consumer, job, start, end in share.spans:
+    end = max(share.finished_at, 1)
+    ax.set_xlim(0, end)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10], integer=True))
+    # Each label costs about a millisecond to draw, and a number wider than its bar only smudges
+    # its neighbours: label a bar when its number fits (a digit of 8 pt text is ~0.6 em wide).
+    pixels_per_second = ax.get_window_extent().width / end
+    digit = 0.6 * 8 * fig.dpi / 72
+    for consumer, job, start, stop in share.spans:
+        label = job.removeprefix("job-")
+        if (stop - start) * pixels_per_second >= digit * len(label) + 4:
             ax.text(
-                (start + end) / 2,
+                (start + stop) / 2,
                 rows[consumer],
-                job.removeprefix("job-"),
+                label,
                 ha="center",
                 va="center",
                 color="white",
@@ -135,6 +152,4 @@ def plot_work_share(share: WorkShare, ax=None):
         f"prefetch={limit}: all {sum(map(len, share.jobs.values()))} jobs done at "
         f"t={share.finished_at:g}s"
     )
-    ax.set_xlim(0, max(share.finished_at, 1))
-    fig.subplots_adjust(left=0.2, bottom=0.25 if len(rows) < 3 else 0.18)
     return fig

@@ -1,32 +1,349 @@
-"""Widgets: the sliders and dropdowns the notebooks show.
+"""Widgets: the sliders and dropdowns the notebooks show, and the one helper they are built on.
 
-Each widget is a thin shell around a pure function of the package: moving a slider calls that
-function with the new values and redraws its picture. The function can be called (and tested)
-without any widget, so a notebook cell that shows a widget is always paired with a cell that
-calls the function directly.
+A widget in this course is a picture that follows its controls. Move a slider and the picture
+changes; it should change quickly enough to feel attached to the slider, which means well under
+100 ms from the slider's new value to the new picture (the course's rule; see
+``benchmarks/results/widgets.md`` for the measurements behind the choices below).
+
+Every widget is built with :func:`live_figure`::
+
+    def draw(ax, prefetch, messages):          # draws the whole picture on ax
+        plot_work_share(fair_dispatch(messages=messages, prefetch=prefetch), ax=ax)
+
+    live_figure(
+        draw,
+        prefetch=widgets.IntSlider(value=0, min=0, max=5),
+        messages=widgets.IntSlider(value=12, min=1, max=40),
+    )
+
+``draw`` is an ordinary ``plot_*(data, ax)``-style function: it gets one matplotlib axes and the
+controls' current values as keyword arguments, and draws the whole picture, exactly as it would on
+a fresh axes. The same function can be called (and tested) without any widget.
+
+How it is fast. The obvious way (``ipywidgets.interact`` around a function that makes a new
+pyplot figure) costs about 115 ms or more per slider move on the course's machine: a new Figure
+and Axes each time (~20 ms), then the inline backend's PNG with ``bbox_inches="tight"``, which
+draws the figure twice (~95 ms). :func:`live_figure` instead
+
+1. makes **one** :class:`matplotlib.figure.Figure` (Agg, outside pyplot) and keeps it;
+2. before each redraw, takes the previous picture's lines, bars, texts, legend, titles, labels,
+   limits, scales and tick settings off the axes (:func:`fresh_axes`) rather than calling
+   ``ax.clear()``, which also throws away the axes' tick objects that matplotlib must then build
+   again (about 1.4x slower per event);
+3. computes the margins once, from the first picture (``tight_layout``), and keeps them, so the
+   picture does not jump about as values change and no redraw pays for a layout pass;
+4. shows the axes title as text above the picture (an :class:`ipywidgets.HTML`) instead of
+   drawing it: the browser draws text for free, matplotlib needs several ms for a title line;
+5. renders straight to PNG bytes with fast compression (``compress_level=1``: about 10 % more
+   bytes, a few ms less) and without font hinting (about 10 % quicker, and not visibly different
+   at screen size), and puts the bytes into an :class:`ipywidgets.Image`.
+
+Almost all of what is left is matplotlib drawing text, glyph by glyph: roughly 1 ms per label,
+so a picture with fewer, shorter labels redraws faster. Updating the existing artists in place
+(``set_verts``, ``set_text``) or copying back the parts that never change ("blitting") would save
+another 20-30 % for one picture, but each needs code written for that picture; a plain ``draw``
+function is what every chapter can write and test.
+
+What ``draw`` may rely on: every call starts from an empty axes with automatic limits, margins
+and ticks, linear scales, no grid, no titles or labels, and the colour cycle at its first colour.
+What it must not do: add axes to the figure (a colorbar, ``twinx``); the helper refuses such a
+``draw`` when it is built. Anything else it changes on the axes (spines, tick parameters, face
+colour) stays changed, so set such things in every call. The axes title (``ax.set_title``) is
+shown above the picture; titles placed ``loc="left"`` or ``"right"`` stay in it.
+
+If ``draw`` raises for some values, the widget keeps the last good picture and shows the error
+under it, so a learner can see what went wrong and move the slider back. The same values always
+give the same PNG bytes.
 """
 
 from __future__ import annotations
 
+import html
+import inspect
+import io
+from collections.abc import Callable
+from typing import Any
 
-def fair_dispatch_widget(messages: int = 12, service_times: tuple[float, ...] = (1, 1, 4)):
+import ipywidgets as widgets
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import AutoLocator, NullFormatter, NullLocator, ScalarFormatter
+
+from .errors import InvalidArgument, InvalidType, check_range
+
+__all__ = ["LiveFigure", "fair_dispatch_widget", "fresh_axes", "live_figure"]
+
+# Rendering settings for widget pictures: unhinted glyphs are quicker to rasterise and look the
+# same at screen sizes.
+_RENDER_RC = {"text.hinting": "no_hinting"}
+# zlib level 1: the PNG is ~10 % larger than at matplotlib's default (6) and a few ms quicker.
+_PNG_OPTIONS = {"compress_level": 1}
+_RESERVED = ("figsize", "dpi")
+
+
+def fresh_axes(ax: Any) -> None:
+    """Make ``ax`` look new again without rebuilding it (cheaper than ``ax.clear()``).
+
+    Removes everything the last picture added (lines, bars, patches, texts, images, tables,
+    the legend) and resets what a ``plot_*`` function commonly sets: titles, axis labels,
+    limits (back to automatic, not inverted), scales (back to linear), tick locations and
+    labels (back to automatic), minor ticks (off), the grid (off), margins and aspect (back to
+    matplotlib's defaults) and the colour cycle (back to its first colour). It keeps the axes' tick
+    objects, which ``ax.clear()`` throws away and matplotlib then has to build again. Titles
+    are pinned just above the axes (no automatic lift over tick labels placed on top).
+    """
+    for container in list(ax.containers):
+        container.remove()
+    for group in (ax.artists, ax.collections, ax.images, ax.lines, ax.patches, ax.tables, ax.texts):
+        for artist in list(group):
+            artist.remove()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    for loc in ("left", "center", "right"):
+        # y=1.0: titles sit just above the axes. matplotlib's automatic placement (which lifts
+        # a title over tick labels drawn above the axes) costs 2-3 ms at every redraw.
+        ax.set_title("", loc=loc, y=1.0)
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    if ax.get_xscale() != "linear":
+        ax.set_xscale("linear")
+    if ax.get_yscale() != "linear":
+        ax.set_yscale("linear")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(AutoLocator())
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_locator(NullLocator())
+        axis.set_minor_formatter(NullFormatter())
+    ax.grid(False)
+    ax.set_prop_cycle(None)  # the first line is blue again, not the next colour in the cycle
+    ax.margins(x=matplotlib.rcParams["axes.xmargin"], y=matplotlib.rcParams["axes.ymargin"])
+    ax.set_aspect("auto")
+    ax.set_xlim(0, 1)  # forget an inverted axis (autoscaling keeps the direction it finds)
+    ax.set_ylim(0, 1)
+    ax.relim()  # no artists left: the data limits are empty again
+    ax.set_autoscale_on(True)
+
+
+class LiveFigure(widgets.VBox):
+    """The widget :func:`live_figure` returns: the controls, the title, the picture, an error line.
+
+    Attributes a notebook or a test may use: ``controls`` (name -> control widget), ``title``
+    (an HTML widget with the axes title), ``image`` (the :class:`ipywidgets.Image` showing the
+    PNG), ``figure`` and ``ax`` (the one matplotlib Figure and Axes that every redraw reuses),
+    ``error`` (an HTML widget, empty unless the last redraw failed), ``values`` (the controls'
+    current values) and ``png`` (the current PNG bytes).
+    """
+
+    def __init__(
+        self,
+        draw: Callable[..., Any],
+        controls: dict[str, widgets.ValueWidget],
+        figsize: tuple[float, float],
+        dpi: float,
+    ) -> None:
+        self.draw = draw
+        self.controls = dict(controls)
+        self.figure = Figure(figsize=figsize, dpi=dpi)
+        FigureCanvasAgg(self.figure)
+        self.ax = self.figure.add_subplot()
+        width = self.figure.canvas.get_width_height()[0]
+        self.title = widgets.HTML("", layout=widgets.Layout(width=f"{width}px", display="none"))
+        self.image = widgets.Image(format="png")
+        self.error = widgets.HTML("", layout=widgets.Layout(display="none"))
+        super().__init__(children=[*self.controls.values(), self.title, self.image, self.error])
+        self._draw()
+        if len(self.figure.axes) != 1:
+            raise InvalidArgument(
+                f"draw={_name(draw)} added axes to the figure (it now has "
+                f"{len(self.figure.axes)}): a live figure redraws one axes, so a colorbar or "
+                "twinx() would pile up a new axes at every slider move. Draw on the ax you are "
+                "given only (a legend or ax.text instead of a colorbar)."
+            )
+        with matplotlib.rc_context(_RENDER_RC):
+            self.figure.tight_layout()  # margins from the first picture, kept from now on
+        self.image.value = self._render()
+        for control in self.controls.values():
+            control.observe(self._on_change, names="value")
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The controls' current values, by the name ``draw`` receives them under."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    @property
+    def png(self) -> bytes:
+        """The PNG bytes the widget shows now."""
+        return bytes(self.image.value)
+
+    def redraw(self) -> bytes:
+        """Draw the picture for the current values and show it; returns the new PNG bytes.
+
+        Errors from ``draw`` propagate (a slider move catches them and shows them instead).
+        """
+        self._draw()
+        png = self._render()
+        self.image.value = png
+        return png
+
+    def _draw(self) -> None:
+        """Run ``draw`` on a fresh axes; move the axes title to the title widget."""
+        fresh_axes(self.ax)
+        self.draw(self.ax, **self.values)
+        self._move_title()
+
+    def _move_title(self) -> None:
+        title = self.ax.get_title()
+        self.ax.set_title("")
+        caption = f'<div style="text-align:center">{html.escape(title)}</div>' if title else ""
+        if caption != self.title.value:
+            self.title.value = caption
+            self.title.layout.display = None if caption else "none"
+
+    def _render(self) -> bytes:
+        buffer = io.BytesIO()
+        with matplotlib.rc_context(_RENDER_RC):
+            self.figure.canvas.print_png(buffer, pil_kwargs=_PNG_OPTIONS)
+        return buffer.getvalue()
+
+    def _on_change(self, change: dict[str, Any]) -> None:
+        try:
+            self.redraw()
+        except Exception as err:  # shown to the learner; the last good picture stays
+            self.error.value = (
+                f'<span style="color:#D55E00">{html.escape(type(err).__name__)}: '
+                f"{html.escape(str(err))}</span>"
+            )
+            self.error.layout.display = None
+        else:
+            if self.error.value:
+                self.error.value = ""
+                self.error.layout.display = "none"
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{k}={v!r}" for k, v in self.values.items())
+        w, h = self.figure.canvas.get_width_height()
+        return f"LiveFigure({_name(self.draw)}: {values}; {w}x{h} px PNG)"
+
+
+def _name(draw: Any) -> str:
+    return getattr(draw, "__name__", type(draw).__name__)
+
+
+def live_figure(
+    draw: Callable[..., Any],
+    /,
+    *,
+    figsize: tuple[float, float] = (7.0, 2.5),
+    dpi: float = 80,
+    **controls: widgets.ValueWidget,
+) -> LiveFigure:
+    """A picture that redraws itself when one of its ``controls`` changes.
+
+    ``draw(ax, **values)`` draws the whole picture on ``ax``; ``values`` has one entry per
+    control, under the control's keyword name. Each control is an ipywidgets control with a
+    value (``IntSlider``, ``FloatSlider``, ``Dropdown``, ``Checkbox``, ...); one without a
+    ``description`` gets its keyword name. ``figsize`` (inches) and ``dpi`` set the picture's
+    size: the defaults give 560 x 200 pixels, readable and quick (see the module docstring).
+
+    The first picture is drawn here, so a ``draw`` that fails for the initial values raises now.
+    """
+    if not callable(draw):
+        raise InvalidType(
+            f"draw={draw!r} is a {type(draw).__name__}: a function draw(ax, **values) is "
+            "needed. Pass e.g. live_figure(my_plot, x=widgets.IntSlider()) with "
+            "def my_plot(ax, x): ..."
+        )
+    if (
+        not isinstance(figsize, (tuple, list))
+        or len(figsize) != 2
+        or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in figsize)
+    ):
+        raise InvalidType(
+            f"figsize={figsize!r} must be (width, height) in inches. Pass e.g. figsize=(7, 2.5)."
+        )
+    check_range("figsize[0]", figsize[0], 1, 20, "inches", example=7)
+    check_range("figsize[1]", figsize[1], 1, 20, "inches", example=2.5)
+    check_range("dpi", dpi, 30, 300, "dots per inch", example=80)
+    if not controls:
+        raise InvalidArgument(
+            f"live_figure({_name(draw)}) got no controls: pass at least one, as a keyword "
+            "argument named after draw's parameter, e.g. prefetch=widgets.IntSlider(min=0, "
+            "max=5)."
+        )
+    for name, control in controls.items():
+        if not isinstance(control, widgets.ValueWidget):
+            raise InvalidType(
+                f"{name}={control!r} is a {type(control).__name__}: an ipywidgets control with "
+                f"a value is needed. Pass e.g. {name}=widgets.IntSlider(value=1, min=0, max=10) "
+                "or widgets.Dropdown(options=[...])."
+            )
+    _check_parameters(draw, controls)
+    for name, control in controls.items():
+        if not getattr(control, "description", name):
+            control.description = name
+    return LiveFigure(draw, controls, tuple(figsize), dpi)
+
+
+def _check_parameters(draw: Callable[..., Any], controls: dict[str, Any]) -> None:
+    """Every control names a parameter of ``draw``; every parameter after ``ax`` has a value."""
+    try:
+        params = list(inspect.signature(draw).parameters.values())
+    except (TypeError, ValueError):  # some builtins have no signature: nothing to check
+        return
+    if not params or params[0].kind not in (
+        params[0].POSITIONAL_ONLY,
+        params[0].POSITIONAL_OR_KEYWORD,
+    ):
+        raise InvalidArgument(
+            f"draw={_name(draw)} must take the axes as its first argument, then the controls' "
+            f"values as keywords: def {_name(draw)}(ax, {', '.join(controls)}): ..."
+        )
+    rest = params[1:]
+    if any(p.kind is p.VAR_KEYWORD for p in rest):
+        return
+    names = {p.name for p in rest if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    unknown = [n for n in controls if n not in names]
+    if unknown:
+        raise InvalidArgument(
+            f"{unknown[0]}= is not a parameter of draw={_name(draw)} (it takes "
+            f"{', '.join(sorted(names)) or 'only ax'}). Name each control after the parameter "
+            "it sets."
+        )
+    missing = [
+        p.name
+        for p in rest
+        if p.name not in controls and p.default is p.empty and p.kind is not p.VAR_POSITIONAL
+    ]
+    if missing:
+        raise InvalidArgument(
+            f"draw={_name(draw)} needs {missing[0]}= but no control sets it. Add a control, "
+            f"e.g. {missing[0]}=widgets.IntSlider(), or give the parameter a default."
+        )
+
+
+def fair_dispatch_widget(
+    messages: int = 12, service_times: tuple[float, ...] = (1, 1, 4)
+) -> LiveFigure:
     """Prefetch against fair dispatch: a slider for the prefetch limit and one for the job count.
 
-    Calls :func:`brokerlab.prefetch.fair_dispatch` and draws it with
-    :func:`brokerlab.prefetch.plot_work_share`.
+    Each move calls :func:`brokerlab.prefetch.fair_dispatch` and draws the result with
+    :func:`brokerlab.prefetch.plot_work_share`, which a notebook can also call directly.
     """
-    import ipywidgets as w
-    import matplotlib.pyplot as plt
-
     from .prefetch import fair_dispatch, plot_work_share
 
-    def show(prefetch: int, messages: int) -> None:
-        share = fair_dispatch(messages=messages, service_times=service_times, prefetch=prefetch)
-        plot_work_share(share)
-        plt.show()
+    fair_dispatch(messages=messages, service_times=service_times)  # clear errors, before widgets
+    service_times = tuple(service_times)
 
-    return w.interactive(
-        show,
-        prefetch=w.IntSlider(value=0, min=0, max=5, description="prefetch"),
-        messages=w.IntSlider(value=messages, min=1, max=40, description="messages"),
+    def work_share(ax: Any, prefetch: int, messages: int) -> None:
+        share = fair_dispatch(messages=messages, service_times=service_times, prefetch=prefetch)
+        plot_work_share(share, ax=ax)
+
+    return live_figure(
+        work_share,
+        figsize=(7.0, 0.9 + 0.5 * len(service_times)),
+        prefetch=widgets.IntSlider(value=0, min=0, max=5, description="prefetch"),
+        messages=widgets.IntSlider(
+            value=messages, min=1, max=max(40, messages), description="messages"
+        ),
     )

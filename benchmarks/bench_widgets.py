@@ -1,0 +1,353 @@
+"""Benchmark: how long a notebook widget takes from a slider move to its new picture.
+
+The course's rule is that a widget responds in well under 100 ms. This measures one slider event
+of ``fair_dispatch_widget()`` (built on ``brokerlab.widgets.live_figure``): from setting the
+slider's value until the widget's ``ipywidgets.Image`` holds the new PNG bytes (an observer on
+the image notes the time). Not included: sending the bytes to the browser and the browser
+decoding them (a few ms for a ~15 kB PNG), which are the same for every contender.
+
+Contenders, in one process, taking turns on the same sequence of slider moves (a seeded random
+walk: each move shifts the prefetch or the message-count slider by 1 to 3 steps):
+
+- **live_figure (new)**: the widget as shipped.
+- **live_figure with ax.clear()**: the same, but clearing the axes the usual way instead of
+  ``fresh_axes``: shows what keeping the axes' tick objects saves.
+- **in-place artist update**: the same figure, but the bars' rectangles and the labels are
+  updated on existing artists (``set_verts``, ``set_text``) instead of being drawn anew.
+- **blitting**: the same, but the parts that never change (frame, y-axis labels) are drawn once
+  and copied back before the changing ones are drawn (``copy_from_bbox``/``restore_region``).
+  The last two are tried-and-not-adopted designs: they are specific to one picture.
+- **old approach** (baseline): what ``ipywidgets.interactive`` plus the inline backend did before:
+  a new pyplot figure per event from ``plot_work_share(share)``, rendered the way IPython's inline
+  backend renders it (``print_figure(fig, "png")``, i.e. ``bbox_inches="tight"``), then closed.
+- **bare one-line figure** (baseline): ``plt.subplots()`` at matplotlib's default size and dpi,
+  one line, rendered and closed the same way: the floor of the old approach.
+
+Per event: wall time (``time.perf_counter``, what a learner feels) and CPU time of the process.
+The machine is shared, so the table gives the median and the 90th percentile over all events,
+and ratios to the new widget measured in the same rounds.
+
+Run:  python benchmarks/bench_widgets.py [--moves 50] [--repeat 3] [--write]
+``--write`` also writes benchmarks/results/widgets.md, keeping its hand-written notes section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from IPython.core.pylabtools import print_figure  # noqa: E402
+from machine import machine  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from brokerlab.prefetch import fair_dispatch, plot_work_share  # noqa: E402
+from brokerlab.widgets import _PNG_OPTIONS, _RENDER_RC, fair_dispatch_widget  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results" / "widgets.md"
+NOTES_HEADING = "## Notes (written by hand"
+SERVICE_TIMES = (1, 1, 4)
+START = {"prefetch": 0, "messages": 12}
+RANGES = {"prefetch": (0, 5), "messages": (1, 40)}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def slider_walk(moves: int, seed: int) -> list[tuple[str, int]]:
+    """``moves`` slider events: (control, new value), each 1-3 steps from the last value."""
+    rng = random.Random(seed)
+    state = dict(START)
+    walk = []
+    for _ in range(moves):
+        name = rng.choice(sorted(RANGES))
+        low, high = RANGES[name]
+        value = state[name]
+        while value == state[name]:
+            value = min(high, max(low, state[name] + rng.choice((-3, -2, -1, 1, 2, 3))))
+        state[name] = value
+        walk.append((name, value))
+    return walk
+
+
+# --- contenders: each keeps its own state and turns one slider event into PNG bytes ---------------
+
+
+class NewWidget:
+    name = "live_figure (new)"
+
+    def __init__(self) -> None:
+        self.widget = fair_dispatch_widget(messages=START["messages"], service_times=SERVICE_TIMES)
+        self.done_at = 0.0
+        self.widget.image.observe(self._noted, names="value")
+
+    def _noted(self, change: dict) -> None:
+        self.done_at = time.perf_counter()
+
+    def event(self, name: str, value: int) -> bytes:
+        self.done_at = 0.0
+        self.widget.controls[name].value = value
+        returned = time.perf_counter()
+        assert not self.widget.error.value, self.widget.error.value
+        # Two values can give the same picture (prefetch 4 and 5 on a few jobs): then the
+        # image keeps its bytes, nothing is sent, and the event ends when the redraw returns.
+        self.done_at = self.done_at or returned
+        return self.widget.png
+
+
+class ClearWidget(NewWidget):
+    name = "live_figure with ax.clear()"
+
+    def __init__(self) -> None:
+        super().__init__()
+        w = self.widget
+
+        def draw_after_clear() -> None:  # LiveFigure._draw with ax.clear() for fresh_axes
+            w.ax.clear()
+            w.draw(w.ax, **w.values)
+            w._move_title()
+
+        w._draw = draw_after_clear
+
+
+def encode(fig) -> bytes:
+    """The RGBA buffer the canvas holds now, as PNG bytes (the widget's settings)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).save(buffer, "png", **_PNG_OPTIONS)
+    return buffer.getvalue()
+
+
+class InPlace:
+    """Draw once; afterwards move the existing bars and labels instead of drawing new ones."""
+
+    name = "in-place artist update"
+
+    def __init__(self) -> None:
+        self.state = dict(START)
+        self.fig = Figure(figsize=(7.0, 0.9 + 0.5 * len(SERVICE_TIMES)), dpi=80)  # the widget's
+        FigureCanvasAgg(self.fig)
+        self.ax = self.fig.add_subplot()
+        share = self.share()
+        plot_work_share(share, ax=self.ax)
+        self.ax.set_title("")  # shown as text above the picture, as the widget does
+        with matplotlib.rc_context(_RENDER_RC):
+            self.fig.tight_layout()
+        self.bars = list(self.ax.collections)  # one PolyCollection per consumer
+        self.labels = list(self.ax.texts)
+
+    def share(self):
+        return fair_dispatch(service_times=SERVICE_TIMES, **self.state)
+
+    def event(self, name: str, value: int) -> bytes:
+        self.state[name] = value
+        share = self.share()
+        ax = self.ax
+        for row, (consumer, bars) in enumerate(zip(share.jobs, self.bars)):
+            bars.set_verts(
+                [
+                    [(s, row - 0.4), (s, row + 0.4), (e, row + 0.4), (e, row - 0.4)]
+                    for c, _, s, e in share.spans
+                    if c == consumer
+                ]
+            )
+        end = max(share.finished_at, 1)
+        ax.set_xlim(0, end)
+        pixels_per_second = ax.get_window_extent().width / end
+        digit = 0.6 * 8 * self.fig.dpi / 72
+        rows = {c: i for i, c in enumerate(share.jobs)}
+        wanted = [
+            ((s + e) / 2, rows[c], job.removeprefix("job-"))
+            for c, job, s, e in share.spans
+            if (e - s) * pixels_per_second >= digit * len(job.removeprefix("job-")) + 4
+        ]
+        while len(self.labels) < len(wanted):
+            self.labels.append(
+                ax.text(0, 0, "", ha="center", va="center", color="white", fontsize=8)
+            )
+        for label, spec in zip(self.labels, wanted + [None] * (len(self.labels) - len(wanted))):
+            label.set_visible(spec is not None)
+            if spec is not None:
+                label.set_position(spec[:2])
+                label.set_text(spec[2])
+        limit = share.prefetch or "unlimited"
+        self.caption = (
+            f"prefetch={limit}: all {len(share.spans)} jobs done at t={share.finished_at:g}s"
+        )
+        with matplotlib.rc_context(_RENDER_RC):
+            self.fig.canvas.draw()
+        return encode(self.fig)
+
+
+class Blit(InPlace):
+    """In-place updates, and the unchanging frame and y-axis drawn once and copied back."""
+
+    name = "blitting (static parts drawn once)"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ax.xaxis.set_animated(True)
+        for artist in (*self.bars, *self.labels):
+            artist.set_animated(True)
+        with matplotlib.rc_context(_RENDER_RC):
+            self.fig.canvas.draw()
+        self.background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+
+    def event(self, name: str, value: int) -> bytes:
+        canvas, draw = self.fig.canvas, self.fig.canvas.draw
+        self.fig.canvas.draw = lambda: None  # InPlace.event's full draw is replaced below
+        try:
+            super().event(name, value)
+        finally:
+            self.fig.canvas.draw = draw
+        with matplotlib.rc_context(_RENDER_RC):
+            canvas.restore_region(self.background)
+            for artist in (*self.bars, *self.labels, self.ax.xaxis):
+                artist.set_animated(True)
+                self.fig.draw_artist(artist)
+        return encode(self.fig)
+
+
+class Old:
+    """Before: a new pyplot figure per event, rendered as the inline backend does, closed."""
+
+    name = "old approach (new pyplot figure + inline PNG)"
+
+    def __init__(self) -> None:
+        self.state = dict(START)
+
+    def event(self, name: str, value: int) -> bytes:
+        self.state[name] = value
+        fig = plot_work_share(fair_dispatch(service_times=SERVICE_TIMES, **self.state))
+        png = print_figure(fig, "png")  # IPython's inline default: bbox_inches="tight"
+        plt.close(fig)
+        return png
+
+
+class Bare:
+    name = "bare one-line figure (inline defaults)"
+
+    def event(self, name: str, value: int) -> bytes:
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0, value])
+        png = print_figure(fig, "png")
+        plt.close(fig)
+        return png
+
+
+CONTENDERS = (NewWidget, ClearWidget, InPlace, Blit, Old, Bare)
+
+
+def measure(moves: int, repeat: int) -> dict[str, dict[str, list[float]]]:
+    """{contender: {"wall": [ms per event], "cpu": [...]}} over ``repeat`` walks of ``moves``."""
+    times = {c.name: {"wall": [], "cpu": []} for c in CONTENDERS}
+    with matplotlib.rc_context(matplotlib.rcParamsDefault):
+        for r in range(repeat):
+            runners = [c() for c in CONTENDERS]
+            for i, (name, value) in enumerate(slider_walk(moves, seed=r)):
+                k = i % len(runners)  # take turns at going first
+                for runner in runners[k:] + runners[:k]:
+                    cpu0, wall0 = time.process_time(), time.perf_counter()
+                    png = runner.event(name, value)
+                    wall1, cpu1 = time.perf_counter(), time.process_time()
+                    assert png.startswith(PNG_SIGNATURE), runner.name
+                    if isinstance(runner, NewWidget):
+                        wall1 = runner.done_at  # when the image widget got its new bytes
+                    times[runner.name]["wall"].append((wall1 - wall0) * 1e3)
+                    times[runner.name]["cpu"].append((cpu1 - cpu0) * 1e3)
+            for runner in runners:
+                if hasattr(runner, "widget"):
+                    runner.widget.close()
+            plt.close("all")
+    return times
+
+
+def p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+
+
+def table(times: dict[str, dict[str, list[float]]]) -> list[str]:
+    new = statistics.median(times[NewWidget.name]["wall"])
+    rows = [
+        "| contender | wall median ms | wall p90 ms | CPU median ms | contender / new (median) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, t in times.items():
+        median = statistics.median(t["wall"])
+        rows.append(
+            f"| {name} | {median:.1f} | {p90(t['wall']):.1f} | "
+            f"{statistics.median(t['cpu']):.1f} | {median / new:.2f}x |"
+        )
+    return rows
+
+
+def verdict(times: dict[str, dict[str, list[float]]]) -> str:
+    new = times[NewWidget.name]["wall"]
+    old = statistics.median(times[Old.name]["wall"])
+    bare = statistics.median(times[Bare.name]["wall"])
+    median = statistics.median(new)
+    return (
+        f"One slider event of the new widget: median {median:.1f} ms, p90 {p90(new):.1f} ms "
+        f"over {len(new)} events (target: well under 100 ms, ideally <= 40 ms: "
+        f"{'met' if median <= 40 else 'median above 40 ms'}). "
+        f"The old approach took {old / median:.1f}x as long, a bare one-line figure "
+        f"rendered the inline way {bare / median:.1f}x as long."
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--moves", type=int, default=50, help="slider events per round")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds (each a new random walk)")
+    ap.add_argument("--write", action="store_true", help="write benchmarks/results/widgets.md")
+    args = ap.parse_args()
+
+    times = measure(args.moves, args.repeat)
+    out = table(times)
+    print("\n".join(out))
+    print()
+    print(verdict(times))
+
+    if args.write:
+        m = machine()
+        text = [
+            "# Widget benchmark: one slider event, from the new value to the new picture",
+            "",
+            f"- date: {m['date']}",
+            f"- machine: {m['cpu']}, nproc={m['nproc']}, Python {m['python']}, matplotlib "
+            f"{matplotlib.__version__}; load average {m['load']} after the run (the machine is "
+            "shared)",
+            f"- command: `python benchmarks/bench_widgets.py --moves {args.moves} "
+            f"--repeat {args.repeat} --write`",
+            "- widget: `fair_dispatch_widget()` (3 consumers, 1/1/4 s per job), 560 x 192 px "
+            "PNG. Events: a seeded random walk of the two sliders (prefetch 0..5, messages "
+            "1..40, 1-3 steps a move); every contender runs the same walk, taking turns on "
+            "each event. Wall time ends when the widget's Image holds the new bytes; the "
+            "baselines end when their PNG bytes exist. See the script's docstring for what "
+            "each row does.",
+            "",
+            verdict(times),
+            "",
+            *out,
+        ]
+        old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+        notes = old.find(NOTES_HEADING)
+        if notes >= 0:
+            text += ["", old[notes:].rstrip("\n")]
+        RESULTS.write_text("\n".join(text) + "\n", encoding="utf-8")
+        print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

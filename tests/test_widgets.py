@@ -1,0 +1,332 @@
+"""live_figure, the one widget helper, and fair_dispatch_widget built on it.
+
+What a learner relies on: the widget builds, a slider move shows a new picture (valid PNG bytes),
+the same values always give the same bytes whatever path led there, the picture is what the
+model computed, a failing draw shows its error instead of vanishing, and a wrong call says which
+argument is wrong. How fast it is lives in benchmarks/bench_widgets.py, never here.
+"""
+
+from __future__ import annotations
+
+import io
+
+import ipywidgets as widgets
+import matplotlib
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+matplotlib.use("Agg")
+from PIL import Image  # noqa: E402
+
+from brokerlab.errors import InvalidArgument, InvalidType, OutOfRange  # noqa: E402
+from brokerlab.prefetch import fair_dispatch  # noqa: E402
+from brokerlab.widgets import LiveFigure, fair_dispatch_widget, live_figure  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a PNG, after checking that it decodes."""
+    assert data.startswith(PNG_SIGNATURE)
+    Image.open(io.BytesIO(data)).verify()
+    image = Image.open(io.BytesIO(data))
+    image.load()  # decodes every row: a truncated or corrupt PNG fails here
+    return image.size
+
+
+def bars(widget: LiveFigure) -> int:
+    return sum(len(c.get_paths()) for c in widget.ax.collections)
+
+
+def caption(widget: LiveFigure) -> str:
+    return widget.title.value
+
+
+# --- fair_dispatch_widget -------------------------------------------------------------------------
+
+
+def test_fair_dispatch_widget_builds_with_its_sliders_and_a_picture():
+    w = fair_dispatch_widget()
+    assert isinstance(w, widgets.VBox)
+    assert list(w.controls) == ["prefetch", "messages"]
+    prefetch, messages = w.controls.values()
+    assert (prefetch.value, prefetch.min, prefetch.max) == (0, 0, 5)
+    assert (messages.value, messages.min, messages.max) == (12, 1, 40)
+    assert w.children == (prefetch, messages, w.title, w.image, w.error)
+    assert [c.description for c in w.children[:2]] == ["prefetch", "messages"]
+    assert png_size(w.png) == (560, 192)
+    assert "prefetch=unlimited: all 12 jobs done at t=16s" in caption(w)
+    assert w.error.value == ""
+    assert repr(w) == "LiveFigure(work_share: prefetch=0, messages=12; 560x192 px PNG)"
+
+
+def test_moving_a_slider_shows_the_new_picture():
+    w = fair_dispatch_widget()
+    before = w.png
+    w.controls["prefetch"].value = 1
+    assert w.png != before
+    assert png_size(w.png) == (560, 192)
+    assert "prefetch=1: all 12 jobs done at t=8s" in caption(w)
+    assert bars(w) == 12
+
+    w.controls["messages"].value = 20
+    assert bars(w) == 20
+    share = fair_dispatch(messages=20, service_times=(1, 1, 4), prefetch=1)
+    assert w.ax.get_xlim() == (0, share.finished_at)
+    assert [t.get_text() for t in w.ax.get_yticklabels()] == [
+        "c1 (1s/job)",
+        "c2 (1s/job)",
+        "c3 (4s/job)",
+    ]
+    assert f"all 20 jobs done at t={share.finished_at:g}s" in caption(w)
+    assert repr(w) == "LiveFigure(work_share: prefetch=1, messages=20; 560x192 px PNG)"
+
+
+def test_redraws_reuse_one_figure_and_leave_nothing_behind():
+    w = fair_dispatch_widget()
+    figure, ax = w.figure, w.ax
+    for value in (1, 2, 0, 3):
+        w.controls["prefetch"].value = value
+    assert w.figure is figure and w.ax is ax and figure.axes == [ax]
+    assert len(ax.collections) == 3  # one bar artist per consumer, none left from before
+    share = fair_dispatch(messages=12, service_times=(1, 1, 4), prefetch=3)
+    assert len(ax.texts) <= len(share.spans)
+
+
+def test_the_same_values_give_the_same_bytes():
+    w = fair_dispatch_widget()
+    first = w.png
+    w.controls["prefetch"].value = 2
+    w.controls["messages"].value = 30
+    w.controls["messages"].value = 12
+    w.controls["prefetch"].value = 0
+    assert w.png == first
+    assert fair_dispatch_widget().png == first
+
+
+moves = st.lists(
+    st.one_of(
+        st.tuples(st.just("prefetch"), st.integers(0, 5)),
+        st.tuples(st.just("messages"), st.integers(1, 40)),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(max_examples=12, deadline=None)
+@given(moves)
+def test_the_picture_depends_only_on_the_current_values(path):
+    """However the sliders got there, the bytes are those of going there directly."""
+    w = fair_dispatch_widget()
+    for name, value in path:
+        w.controls[name].value = value
+    direct = fair_dispatch_widget()
+    direct.controls["prefetch"].value = w.values["prefetch"]
+    direct.controls["messages"].value = w.values["messages"]
+    assert w.png == direct.png
+    assert caption(w) == caption(direct)
+
+
+def test_fair_dispatch_widget_takes_more_messages_and_other_consumers():
+    w = fair_dispatch_widget(messages=60, service_times=(2, 3))
+    assert w.controls["messages"].max == 60
+    assert bars(w) == 60
+    assert [t.get_text() for t in w.ax.get_yticklabels()] == ["c1 (2s/job)", "c2 (3s/job)"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"messages": 0}, OutOfRange, "messages=0 is out of range"),
+        ({"messages": 2.5}, InvalidType, "whole number"),
+        ({"service_times": ()}, InvalidArgument, r"service_times=\(\)"),
+        ({"service_times": (1, -1)}, OutOfRange, r"service_times\[1\]=-1"),
+    ],
+)
+def test_fair_dispatch_widget_bad_arguments_name_the_parameter(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fair_dispatch_widget(**kwargs)
+
+
+# --- live_figure ----------------------------------------------------------------------------------
+
+
+def line(ax, n: int) -> None:
+    ax.plot([0, 1], [0, n])
+
+
+def test_draw_gets_the_axes_and_each_controls_value_by_name():
+    calls = []
+
+    def draw(ax, colour, n, shout):
+        calls.append((colour, n, shout))
+        ax.plot([0, n], color=colour)
+
+    w = live_figure(
+        draw,
+        colour=widgets.Dropdown(options=["blue", "orange"]),
+        n=widgets.IntSlider(value=3, max=9),
+        shout=widgets.Checkbox(value=False),
+    )
+    assert calls == [("blue", 3, False)]
+    w.controls["colour"].value = "orange"
+    w.controls["shout"].value = True
+    assert calls[-1] == ("orange", 3, True)
+    assert w.values == {"colour": "orange", "n": 3, "shout": True}
+    # a control without a description is labelled with its keyword
+    assert [c.description for c in w.controls.values()] == ["colour", "n", "shout"]
+
+
+def test_a_control_keeps_its_own_description():
+    w = live_figure(line, n=widgets.IntSlider(value=1, description="jobs"))
+    assert w.controls["n"].description == "jobs"
+
+
+def test_draw_may_take_keyword_arguments_or_have_defaults():
+    def draw(ax, n, colour="black", **more):
+        ax.plot([0, n], color=colour)
+
+    w = live_figure(draw, n=widgets.IntSlider(value=2))
+    w.controls["n"].value = 5
+    assert w.ax.lines[0].get_ydata()[-1] == 5
+
+
+def test_every_picture_starts_from_a_fresh_axes():
+    """Whatever the last picture set (title, scale, inverted axis, grid, legend, ticks)."""
+
+    def draw(ax, fancy):
+        ax.plot([1, 2, 3], [1, 10, 100], label="growth")
+        if fancy:
+            ax.set_title("fancy")
+            ax.set_xlabel("x")
+            ax.set_yscale("log")
+            ax.invert_yaxis()
+            ax.grid(True)
+            ax.set_xticks([1, 3], ["one", "three"])
+            ax.legend()
+            ax.text(2, 10, "note")
+            ax.bar([1], [5])
+            ax.margins(0)
+            ax.set_aspect(0.01)
+
+    plain = live_figure(draw, fancy=widgets.Checkbox(value=False))
+    w = live_figure(draw, fancy=widgets.Checkbox(value=True))
+    ax = w.ax
+    assert ax.get_yscale() == "log" and ax.yaxis_inverted() and ax.get_legend() is not None
+    assert "fancy" in caption(w) and w.title.layout.display is None
+    w.controls["fancy"].value = False
+    assert ax.get_yscale() == "linear" and not ax.yaxis_inverted()
+    assert ax.get_legend() is None and ax.get_xlabel() == "" and len(ax.texts) == 0
+    assert len(ax.lines) == 1 and len(ax.patches) == 0 and ax.containers == []
+    assert caption(w) == "" and w.title.layout.display == "none"
+    # The margins come from each widget's first picture; with plain's margins, the picture is
+    # the one a widget that was never fancy draws, pixel for pixel.
+    p = plain.figure.subplotpars
+    w.figure.subplots_adjust(left=p.left, right=p.right, bottom=p.bottom, top=p.top)
+    assert w.redraw() == plain.png
+
+
+def test_limits_follow_the_new_data():
+    w = live_figure(line, n=widgets.IntSlider(value=1000, max=1000))
+    assert w.ax.get_ylim()[1] > 900
+    w.controls["n"].value = 2
+    assert 2 <= w.ax.get_ylim()[1] < 3
+
+
+def test_a_failing_draw_shows_its_error_and_keeps_the_last_picture():
+    def draw(ax, n):
+        if n == 3:
+            raise ValueError("n=3 is unlucky: pick another")
+        ax.plot([0, n])
+
+    w = live_figure(draw, n=widgets.IntSlider(value=1, max=5))
+    good = w.png
+    w.controls["n"].value = 3
+    assert w.png == good
+    assert "ValueError: n=3 is unlucky: pick another" in w.error.value
+    assert w.error.layout.display is None
+    w.controls["n"].value = 4
+    assert w.png != good
+    assert w.error.value == "" and w.error.layout.display == "none"
+
+
+def test_error_text_is_escaped():
+    def draw(ax, n):
+        if n:
+            raise ValueError("<script>")
+
+    w = live_figure(draw, n=widgets.IntSlider(value=0))
+    w.controls["n"].value = 1
+    assert "<script>" not in w.error.value and "&lt;script&gt;" in w.error.value
+
+
+def test_a_draw_failing_on_the_first_values_raises_at_once():
+    def draw(ax, n):
+        raise InvalidArgument(f"n={n} is not allowed")
+
+    with pytest.raises(InvalidArgument, match="n=0 is not allowed"):
+        live_figure(draw, n=widgets.IntSlider(value=0))
+
+
+def test_redraw_returns_the_bytes_it_shows():
+    w = live_figure(line, n=widgets.IntSlider(value=1))
+    assert w.redraw() == w.png
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda s: live_figure("line", n=s), InvalidType, "draw='line' is a str"),
+        (lambda s: live_figure(line), InvalidArgument, r"live_figure\(line\) got no controls"),
+        (lambda s: live_figure(line, n=5), InvalidType, "n=5 is a int: an ipywidgets control"),
+        (
+            lambda s: live_figure(line, n=widgets.Button()),
+            InvalidType,
+            "n=Button.* an ipywidgets control with a value",
+        ),
+        (
+            lambda s: live_figure(line, n=s, m=widgets.IntSlider()),
+            InvalidArgument,
+            "m= is not a parameter of draw=line",
+        ),
+        (
+            lambda s: live_figure(lambda ax, n, size: None, n=s),
+            InvalidArgument,
+            "needs size= but no control sets it",
+        ),
+        (
+            lambda s: live_figure(lambda *, n: None, n=s),
+            InvalidArgument,
+            "must take the axes as its first argument",
+        ),
+        (lambda s: live_figure(line, figsize=7, n=s), InvalidType, "figsize=7 must be"),
+        (lambda s: live_figure(line, figsize=(0.5, 2), n=s), OutOfRange, r"figsize\[0\]=0.5"),
+        (lambda s: live_figure(line, figsize=(7, 50), n=s), OutOfRange, r"figsize\[1\]=50"),
+        (lambda s: live_figure(line, dpi=1000, n=s), OutOfRange, "dpi=1000 is out of range"),
+        (lambda s: live_figure(line, dpi="high", n=s), InvalidType, "dpi='high'"),
+        (
+            lambda s: live_figure(lambda ax, n: ax.twinx(), n=s),
+            InvalidArgument,
+            "added axes to the figure",
+        ),
+    ],
+)
+def test_bad_arguments_name_the_parameter(call, error, match):
+    with pytest.raises(error, match=match):
+        call(widgets.IntSlider())
+
+
+def test_a_rejected_call_leaves_its_controls_alone():
+    calls = []
+
+    def draw(ax, n):
+        calls.append(n)
+
+    slider = widgets.IntSlider(value=1)
+    with pytest.raises(InvalidArgument):
+        live_figure(draw, n=slider, m=widgets.IntSlider())
+    assert slider.description == "" and calls == []
+    slider.value = 2  # nothing is listening to it
+    assert calls == []
