@@ -135,7 +135,7 @@ class InPlace:
 
     def __init__(self) -> None:
         self.state = dict(START)
-        self.fig = Figure(figsize=(7.0, 0.9 + 0.5 * len(SERVICE_TIMES)), dpi=80)  # the widget's
+        self.fig = Figure(figsize=(7.0, 0.9 + 0.5 * len(SERVICE_TIMES)), dpi=100)  # the widget's
         FigureCanvasAgg(self.fig)
         self.ax = self.fig.add_subplot()
         share = self.share()
@@ -330,7 +330,7 @@ def main() -> None:
             "shared)",
             f"- command: `python benchmarks/bench_widgets.py --moves {args.moves} "
             f"--repeat {args.repeat} --write`",
-            "- widget: `fair_dispatch_widget()` (3 consumers, 1/1/4 s per job), 560 x 192 px "
+            "- widget: `fair_dispatch_widget()` (3 consumers, 1/1/4 s per job), 700 x 240 px "
             "PNG. Events: a seeded random walk of the two sliders (prefetch 0..5, messages "
             "1..40, 1-3 steps a move); every contender runs the same walk, taking turns on "
             "each event. Wall time ends when the widget's Image holds the new bytes; the "

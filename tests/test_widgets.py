@@ -55,10 +55,10 @@ def test_fair_dispatch_widget_builds_with_its_sliders_and_a_picture():
     assert (messages.value, messages.min, messages.max) == (12, 1, 40)
     assert w.children == (prefetch, messages, w.title, w.image, w.error)
     assert [c.description for c in w.children[:2]] == ["prefetch", "messages"]
-    assert png_size(w.png) == (560, 192)
+    assert png_size(w.png) == (700, 240)
     assert "prefetch=unlimited: all 12 jobs done at t=16s" in caption(w)
     assert w.error.value == ""
-    assert repr(w) == "LiveFigure(work_share: prefetch=0, messages=12; 560x192 px PNG)"
+    assert repr(w) == "LiveFigure(work_share: prefetch=0, messages=12; 700x240 px PNG)"
 
 
 def test_moving_a_slider_shows_the_new_picture():
@@ -66,7 +66,7 @@ def test_moving_a_slider_shows_the_new_picture():
     before = w.png
     w.controls["prefetch"].value = 1
     assert w.png != before
-    assert png_size(w.png) == (560, 192)
+    assert png_size(w.png) == (700, 240)
     assert "prefetch=1: all 12 jobs done at t=8s" in caption(w)
     assert bars(w) == 12
 
@@ -80,7 +80,7 @@ def test_moving_a_slider_shows_the_new_picture():
         "c3 (4s/job)",
     ]
     assert f"all 20 jobs done at t={share.finished_at:g}s" in caption(w)
-    assert repr(w) == "LiveFigure(work_share: prefetch=1, messages=20; 560x192 px PNG)"
+    assert repr(w) == "LiveFigure(work_share: prefetch=1, messages=20; 700x240 px PNG)"
 
 
 def test_redraws_reuse_one_figure_and_leave_nothing_behind():

@@ -102,10 +102,10 @@ def fair_dispatch(
 def plot_work_share(share: WorkShare, ax=None):
     """A Gantt chart of :func:`fair_dispatch`: one row per consumer, one bar per job.
 
-    A bar is labelled with its job number where the number fits inside it. With ``ax=None`` the
-    chart gets a new pyplot figure of its own (shown by ``plt.show()`` in a notebook); given an
-    ``ax``, it draws there and leaves the figure's layout to its owner (a widget, a grid of
-    charts). Returns the Figure.
+    A row's bars show their job numbers when every number in the row fits inside its bar. With
+    ``ax=None`` the chart gets a new pyplot figure of its own (shown by ``plt.show()`` in a
+    notebook); given an ``ax``, it draws there and leaves the figure's layout to its owner (a
+    widget, a grid of charts). Returns the Figure.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -127,16 +127,21 @@ def plot_work_share(share: WorkShare, ax=None):
     ax.set_xlim(0, end)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10], integer=True))
     # Each label costs about a millisecond to draw, and a number wider than its bar only smudges
-    # its neighbours: label a bar when its number fits (a digit of 8 pt text is ~0.6 em wide).
+    # its neighbours: a row's bars get their job numbers when every number in the row fits
+    # (a digit of 8 pt text is about 0.6 em wide).
     pixels_per_second = ax.get_window_extent().width / end
     digit = 0.6 * 8 * fig.dpi / 72
+
+    def fits(job: str, start: float, stop: float) -> bool:
+        return (stop - start) * pixels_per_second >= digit * len(job.removeprefix("job-")) + 6
+
+    crowded = {c for c, job, start, stop in share.spans if not fits(job, start, stop)}
     for consumer, job, start, stop in share.spans:
-        label = job.removeprefix("job-")
-        if (stop - start) * pixels_per_second >= digit * len(label) + 4:
+        if consumer not in crowded:
             ax.text(
                 (start + stop) / 2,
                 rows[consumer],
-                label,
+                job.removeprefix("job-"),
                 ha="center",
                 va="center",
                 color="white",
