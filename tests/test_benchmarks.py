@@ -39,7 +39,13 @@ RUNS = {
     ),
     "bench_widgets.py": (
         ["--moves", "3", "--repeat", "1"],
-        ["live_figure (new)", "old approach", "bare one-line figure", "One slider event"],
+        [
+            "live_figure, every event drawn",
+            "live_figure as shipped",
+            "old approach",
+            "bare one-line figure",
+            "One slider event",
+        ],
     ),
 }
 

@@ -101,7 +101,8 @@ def test_the_same_values_give_the_same_bytes():
     w.controls["messages"].value = 30
     w.controls["messages"].value = 12
     w.controls["prefetch"].value = 0
-    assert w.png == first
+    assert w.png == first  # shown again from the widget's cache
+    assert w.redraw() == first  # and drawn again: the same bytes
     assert fair_dispatch_widget().png == first
 
 
@@ -127,6 +128,7 @@ def test_the_picture_depends_only_on_the_current_values(path):
     direct.controls["messages"].value = w.values["messages"]
     assert w.png == direct.png
     assert caption(w) == caption(direct)
+    assert w.redraw() == direct.png  # drawn now, after that path, rather than remembered
 
 
 def test_fair_dispatch_widget_takes_more_messages_and_other_consumers():
@@ -306,6 +308,8 @@ def test_redraw_returns_the_bytes_it_shows():
         (lambda s: live_figure(line, figsize=(7, 50), n=s), OutOfRange, r"figsize\[1\]=50"),
         (lambda s: live_figure(line, dpi=1000, n=s), OutOfRange, "dpi=1000 is out of range"),
         (lambda s: live_figure(line, dpi="high", n=s), InvalidType, "dpi='high'"),
+        (lambda s: live_figure(line, cache=-1, n=s), OutOfRange, "cache=-1 is out of range"),
+        (lambda s: live_figure(line, cache=1.5, n=s), InvalidType, "cache=1.5 must be a whole"),
         (
             lambda s: live_figure(lambda ax, n: ax.twinx(), n=s),
             InvalidArgument,
@@ -330,3 +334,64 @@ def test_a_rejected_call_leaves_its_controls_alone():
     assert slider.description == "" and calls == []
     slider.value = 2  # nothing is listening to it
     assert calls == []
+
+
+# --- the picture cache ------------------------------------------------------------------------------
+
+
+def counting_line():
+    calls = []
+
+    def draw(ax, n):
+        calls.append(n)
+        ax.plot([0, 1], [0, n])
+        ax.set_title(f"n={n}")
+
+    return draw, calls
+
+
+def test_a_picture_already_shown_comes_back_without_drawing():
+    draw, calls = counting_line()
+    w = live_figure(draw, n=widgets.IntSlider(value=1))
+    first = w.png
+    w.controls["n"].value = 2
+    second = w.png
+    w.controls["n"].value = 1
+    assert calls == [1, 2]  # 1 came from the cache
+    assert w.png == first and "n=1" in caption(w)
+    w.controls["n"].value = 2
+    assert calls == [1, 2] and w.png == second and "n=2" in caption(w)
+
+
+def test_cache_zero_draws_every_time():
+    draw, calls = counting_line()
+    w = live_figure(draw, cache=0, n=widgets.IntSlider(value=1))
+    for n in (2, 1, 2):
+        w.controls["n"].value = n
+    assert calls == [1, 2, 1, 2]
+
+
+def test_the_cache_keeps_the_most_recently_shown_pictures():
+    draw, calls = counting_line()
+    w = live_figure(draw, cache=2, n=widgets.IntSlider(value=1))
+    w.controls["n"].value = 2
+    w.controls["n"].value = 1  # remembered; now the most recent
+    w.controls["n"].value = 3  # forgets 2, the least recently shown
+    assert len(w._pictures) == 2
+    w.controls["n"].value = 1
+    w.controls["n"].value = 2
+    assert calls == [1, 2, 3, 2]
+
+
+def test_values_that_cannot_be_remembered_are_drawn_each_time():
+    calls = []
+
+    def draw(ax, ys):
+        calls.append(ys)
+        ax.plot(ys)
+
+    w = live_figure(draw, ys=widgets.Dropdown(options=[("up", [0, 1]), ("down", [1, 0])]))
+    w.controls["ys"].value = [1, 0]
+    w.controls["ys"].value = [0, 1]
+    assert calls == [[0, 1], [1, 0], [0, 1]]
+    assert w._pictures == {}

@@ -36,7 +36,9 @@ draws the figure twice (~95 ms). :func:`live_figure` instead
    drawing it: the browser draws text for free, matplotlib needs several ms for a title line;
 5. renders straight to PNG bytes with fast compression (``compress_level=1``: about 10 % more
    bytes, a few ms less) and without font hinting (about 10 % quicker, and not visibly different
-   at screen size), and puts the bytes into an :class:`ipywidgets.Image`.
+   at screen size), and puts the bytes into an :class:`ipywidgets.Image`;
+6. remembers the pictures it has shown, by the controls' values (the last 256 by default), so
+   going back to a value a learner has already seen shows that picture again without drawing.
 
 Almost all of what is left is matplotlib drawing text, glyph by glyph: roughly 1 ms per label,
 so a picture with fewer, shorter labels redraws faster. Updating the existing artists in place
@@ -79,7 +81,6 @@ __all__ = ["LiveFigure", "fair_dispatch_widget", "fresh_axes", "live_figure"]
 _RENDER_RC = {"text.hinting": "no_hinting"}
 # zlib level 1: the PNG is ~10 % larger than at matplotlib's default (6) and a few ms quicker.
 _PNG_OPTIONS = {"compress_level": 1}
-_RESERVED = ("figsize", "dpi")
 
 
 def fresh_axes(ax: Any) -> None:
@@ -130,9 +131,10 @@ class LiveFigure(widgets.VBox):
 
     Attributes a notebook or a test may use: ``controls`` (name -> control widget), ``title``
     (an HTML widget with the axes title), ``image`` (the :class:`ipywidgets.Image` showing the
-    PNG), ``figure`` and ``ax`` (the one matplotlib Figure and Axes that every redraw reuses),
+    PNG), ``figure`` and ``ax`` (the one matplotlib Figure and Axes that every redraw reuses;
+    they hold the last picture *drawn*, which is not the one shown when it came from the cache),
     ``error`` (an HTML widget, empty unless the last redraw failed), ``values`` (the controls'
-    current values) and ``png`` (the current PNG bytes).
+    current values) and ``png`` (the current PNG bytes). :meth:`redraw` always draws.
     """
 
     def __init__(
@@ -141,9 +143,12 @@ class LiveFigure(widgets.VBox):
         controls: dict[str, widgets.ValueWidget],
         figsize: tuple[float, float],
         dpi: float,
+        cache: int = 0,
     ) -> None:
         self.draw = draw
         self.controls = dict(controls)
+        self.cache = cache
+        self._pictures: dict[tuple, tuple[bytes, str]] = {}  # values -> (PNG, title); oldest first
         self.figure = Figure(figsize=figsize, dpi=dpi)
         FigureCanvasAgg(self.figure)
         self.ax = self.figure.add_subplot()
@@ -166,7 +171,7 @@ class LiveFigure(widgets.VBox):
             )
         with matplotlib.rc_context(_RENDER_RC):
             self.figure.tight_layout()  # margins from the first picture, kept from now on
-        self.image.value = self._render()
+        self._show(self._render())
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
 
@@ -187,8 +192,26 @@ class LiveFigure(widgets.VBox):
         """
         self._draw()
         png = self._render()
-        self.image.value = png
+        self._show(png)
         return png
+
+    def _show(self, png: bytes) -> None:
+        """Show ``png`` and remember it (with its title) for the current values."""
+        self.image.value = png
+        key = self._key()
+        if self.cache and key is not None:
+            self._pictures.pop(key, None)
+            self._pictures[key] = (png, self.title.value)
+            while len(self._pictures) > self.cache:
+                del self._pictures[next(iter(self._pictures))]  # the least recently shown
+
+    def _key(self) -> tuple | None:
+        key = tuple(self.values.items())
+        try:
+            hash(key)
+        except TypeError:  # a control whose value is a list or a dict: not remembered
+            return None
+        return key
 
     def _draw(self) -> None:
         """Run ``draw`` on a fresh axes; move the axes title to the title widget."""
@@ -199,7 +222,11 @@ class LiveFigure(widgets.VBox):
     def _move_title(self) -> None:
         title = self.ax.get_title()
         self.ax.set_title("")
-        caption = f'<div style="text-align:center">{html.escape(title)}</div>' if title else ""
+        self._set_title(
+            f'<div style="text-align:center">{html.escape(title)}</div>' if title else ""
+        )
+
+    def _set_title(self, caption: str) -> None:
         if caption != self.title.value:
             self.title.value = caption
             self.title.layout.display = None if caption else "none"
@@ -211,8 +238,14 @@ class LiveFigure(widgets.VBox):
         return buffer.getvalue()
 
     def _on_change(self, change: dict[str, Any]) -> None:
+        remembered = self._pictures.get(self._key())
         try:
-            self.redraw()
+            if remembered is None:
+                self.redraw()
+            else:
+                png, caption = remembered
+                self._set_title(caption)
+                self._show(png)
         except Exception as err:  # shown to the learner; the last good picture stays
             self.error.value = (
                 f'<span style="color:#D55E00">{html.escape(type(err).__name__)}: '
@@ -240,6 +273,7 @@ def live_figure(
     *,
     figsize: tuple[float, float] = (7.0, 2.5),
     dpi: float = 100,
+    cache: int = 256,
     **controls: widgets.ValueWidget,
 ) -> LiveFigure:
     """A picture that redraws itself when one of its ``controls`` changes.
@@ -250,6 +284,12 @@ def live_figure(
     ``description`` gets its keyword name. ``figsize`` (inches) and ``dpi`` set the picture's
     size: the defaults give 700 x 250 pixels, the size of the course's other pictures (a lower
     dpi saves only a few percent; see the module docstring).
+
+    The widget remembers the last ``cache`` pictures it showed, by the controls' values, and
+    shows a remembered one again without drawing it: moving a slider back to where it was costs
+    about a millisecond. That is right because ``draw`` is a function of the values; for a
+    ``draw`` that reads anything else (an object another cell changes), pass ``cache=0``.
+    Names ``figsize``, ``dpi`` and ``cache`` are therefore not available for controls.
 
     The first picture is drawn here, so a ``draw`` that fails for the initial values raises now.
     """
@@ -270,6 +310,9 @@ def live_figure(
     check_range("figsize[0]", figsize[0], 1, 20, "inches", example=7)
     check_range("figsize[1]", figsize[1], 1, 20, "inches", example=2.5)
     check_range("dpi", dpi, 30, 300, "dots per inch", example=100)
+    check_range("cache", cache, 0, 100_000, "pictures", example=256)
+    if isinstance(cache, float):
+        raise InvalidType(f"cache={cache!r} must be a whole number of pictures, e.g. cache=256.")
     if not controls:
         raise InvalidArgument(
             f"live_figure({_name(draw)}) got no controls: pass at least one, as a keyword "
@@ -287,7 +330,7 @@ def live_figure(
     for name, control in controls.items():
         if not getattr(control, "description", name):
             control.description = name
-    return LiveFigure(draw, controls, tuple(figsize), dpi)
+    return LiveFigure(draw, controls, tuple(figsize), dpi, cache)
 
 
 def _check_parameters(draw: Callable[..., Any], controls: dict[str, Any]) -> None:
