@@ -21,9 +21,9 @@ controls' current values as keyword arguments, and draws the whole picture, exac
 a fresh axes. The same function can be called (and tested) without any widget.
 
 How it is fast. The obvious way (``ipywidgets.interact`` around a function that makes a new
-pyplot figure) costs about 115 ms or more per slider move on the course's machine: a new Figure
-and Axes each time (~20 ms), then the inline backend's PNG with ``bbox_inches="tight"``, which
-draws the figure twice (~95 ms). :func:`live_figure` instead
+pyplot figure) costs 100-115 ms per slider move on the course's machine: a new Figure, Axes and
+artists each time (~20 ms), then the inline backend's PNG with ``bbox_inches="tight"``, which
+draws the figure twice. :func:`live_figure` instead
 
 1. makes **one** :class:`matplotlib.figure.Figure` (Agg, outside pyplot) and keeps it;
 2. before each redraw, takes the previous picture's lines, bars, texts, legend, titles, labels,
@@ -34,8 +34,8 @@ draws the figure twice (~95 ms). :func:`live_figure` instead
    picture does not jump about as values change and no redraw pays for a layout pass;
 4. shows the axes title as text above the picture (an :class:`ipywidgets.HTML`) instead of
    drawing it: the browser draws text for free, matplotlib needs several ms for a title line;
-5. renders straight to PNG bytes with fast compression (``compress_level=1``: about 10 % more
-   bytes, a few ms less) and without font hinting (about 10 % quicker, and not visibly different
+5. renders straight to PNG bytes with fast compression (``compress_level=1``: about 5 % more
+   bytes, a few ms less) and without font hinting (10-15 % quicker, and not visibly different
    at screen size), and puts the bytes into an :class:`ipywidgets.Image`;
 6. remembers the pictures it has shown, by the controls' values (the last 256 by default), so
    going back to a value a learner has already seen shows that picture again without drawing.
