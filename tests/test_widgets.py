@@ -336,6 +336,21 @@ def test_a_rejected_call_leaves_its_controls_alone():
     assert calls == []
 
 
+def test_a_first_picture_that_fails_leaves_its_controls_alone():
+    calls = []
+
+    def draw(ax, n):
+        calls.append(n)
+        ax.twinx()
+
+    slider = widgets.IntSlider(value=1)
+    with pytest.raises(InvalidArgument, match="added axes"):
+        live_figure(draw, n=slider)
+    assert slider.description == "" and calls == [1]
+    slider.value = 2
+    assert calls == [1]
+
+
 # --- the picture cache ------------------------------------------------------------------------------
 
 
