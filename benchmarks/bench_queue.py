@@ -50,7 +50,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from machine import machine  # noqa: E402
+from machine import machine, write_results  # noqa: E402
 
 from brokerlab.clock import VirtualClock  # noqa: E402
 from brokerlab.message import Delivery, Message, new_delivery, numbered_message  # noqa: E402
@@ -61,7 +61,6 @@ PAYLOAD = b"x" * 16
 ISSUE_LEAN = 1_100_000  # the issue's figure for the lean cycle on this machine
 ISSUE_KOMBU = 30_000
 TARGET_LEAN, TARGET_KOMBU = 0.4, 15.0
-NOTES_HEADING = "## Notes (written by hand"  # --write keeps this section of the old file
 
 
 def cycle(q: Any, n: int, batch: int) -> float:
@@ -400,14 +399,7 @@ def main() -> None:
             "",
             *out,
         ]
-        out_path = Path(__file__).resolve().parent / "results" / "queue.md"
-        # Keep the hand-written notes at the end of the old file, if there are any.
-        old = out_path.read_text(encoding="utf-8") if out_path.exists() else ""
-        notes = old.find(NOTES_HEADING)
-        if notes >= 0:
-            text += ["", old[notes:].rstrip("\n")]
-        out_path.write_text("\n".join(text) + "\n", encoding="utf-8")
-        print(f"wrote {out_path}")
+        write_results(Path(__file__).resolve().parent / "results" / "queue.md", text)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from IPython.core.pylabtools import print_figure  # noqa: E402
-from machine import machine  # noqa: E402
+from machine import machine, write_results  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -65,7 +65,6 @@ from brokerlab.prefetch import fair_dispatch, plot_work_share  # noqa: E402
 from brokerlab.widgets import _PNG_OPTIONS, _RENDER_RC, fair_dispatch_widget  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "widgets.md"
-NOTES_HEADING = "## Notes (written by hand"
 SERVICE_TIMES = (1, 1, 4)
 START = {"prefetch": 0, "messages": 12}
 RANGES = {"prefetch": (0, 5), "messages": (1, 40)}
@@ -384,12 +383,7 @@ def main() -> None:
             "",
             *out,
         ]
-        old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-        notes = old.find(NOTES_HEADING)
-        if notes >= 0:
-            text += ["", old[notes:].rstrip("\n")]
-        RESULTS.write_text("\n".join(text) + "\n", encoding="utf-8")
-        print(f"wrote {RESULTS}")
+        write_results(RESULTS, text)
 
 
 if __name__ == "__main__":

@@ -38,3 +38,17 @@ def describe(m: dict[str, str] | None = None) -> str:
     """One line: 'AMD EPYC ..., nproc=2, Python 3.11.7'."""
     m = m or machine()
     return f"{m['cpu']}, nproc={m['nproc']}, Python {m['python']}"
+
+
+NOTES_HEADING = "## Notes (written by hand"
+
+
+def write_results(path: Path, lines: list[str]) -> None:
+    """Write a results file from ``lines``, keeping the hand-written "Notes" section that ends
+    the old file, if it has one (``--write`` regenerates the tables, never the notes)."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    notes = old.find(NOTES_HEADING)
+    if notes >= 0:
+        lines = [*lines, "", old[notes:].rstrip("\n")]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {path}")

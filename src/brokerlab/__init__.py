@@ -16,6 +16,7 @@ simulation          ``Scenario``, ``Producers``, ``Consumers``, ``BrokerSetup``,
                     ``Faults``, ``Scheduler``, ``simulate``, ``compare``,
                     ``shortest_counterexample``
 pictures            ``draw_sequence``, ``plot_depth``, ``plot_lag``, ``draw_topology``
+widgets             ``live_figure`` (a fast picture that redraws as sliders move)
 stream vs batch     ``windows_for``, ``TumblingWindows``, ``HoppingWindows``,
                     ``SessionWindows``, ``StreamTime``, ``StreamProcessor``, ``BatchJob``,
                     ``LambdaArchitecture``, ``KappaArchitecture``
@@ -61,6 +62,7 @@ _LAZY = {
     "plot_depth": "plots",
     "plot_lag": "plots",
     "draw_topology": "topology",
+    "live_figure": "widgets",
     "windows_for": "windows",
     "TumblingWindows": "windows",
     "HoppingWindows": "windows",
