@@ -15,8 +15,8 @@ Contenders:
 - simpy: a producer process and a consumer process around a ``simpy.Store``.
 
 Then whole runs of :func:`brokerlab.simulation.simulate` (producers, the reference broker,
-consumers, the history, no checker), with and without faults, for a queue and a log: what a
-widget pays. These are reported as msgs/s only: they do much more than the three cores.
+consumers, the history, no checker), with and without faults, for a queue, an SQS queue
+(pull consumers, visibility timeouts) and a log: what a widget pays. These are reported as msgs/s only: they do much more than the three cores.
 
 Target: the Scheduler at least 2x simpy. No timing is asserted in the tests.
 
@@ -148,6 +148,12 @@ FAULTS = {
 RUNS = {
     "simulate: queue, no faults": Scenario(producers=Producers(rate=100)),
     "simulate: queue, 5 fault kinds at 5%": Scenario(producers=Producers(rate=100), faults=FAULTS),
+    "simulate: sqs, no faults": Scenario(
+        producers=Producers(rate=100), broker=BrokerSetup(kind="sqs")
+    ),
+    "simulate: sqs, 5 fault kinds at 5%": Scenario(
+        producers=Producers(rate=100), broker=BrokerSetup(kind="sqs"), faults=FAULTS
+    ),
     "simulate: log (3 partitions), no faults": Scenario(
         producers=Producers(rate=100, keys=8), broker=BrokerSetup(kind="log", partitions=3)
     ),

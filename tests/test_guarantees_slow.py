@@ -5,7 +5,8 @@
 - exactly-once (the effect) does neither.
 
 Every run draws its own scenario from its seed: producers, keys, consumers, prefetch or batch
-size, partitions or queues, and a random mix of faults with random probabilities (at least one
+size, partitions or queues (behind any exchange type, headers included), the visibility
+timeout and receive batch of an SQS queue, and a random mix of faults with random probabilities (at least one
 above zero). A failure prints the scenario, so it can be replayed with ``simulate(scenario)``.
 
 The fault mixes follow what each mode is built to survive. At-most-once runs never include
@@ -26,8 +27,8 @@ from brokerlab.simulation import simulate
 pytestmark = pytest.mark.slow
 
 MODES = ("at-most-once", "at-least-once", "exactly-once")
-# runs per (setup, mode): 3 * (1500 + 500 + 1334) = 10,002
-RUNS = {"queue": 1500, "exchange": 500, "log": 1334}
+# runs per (setup, mode): 3 * (1500 + 500 + 500 + 1334) = 11,502
+RUNS = {"queue": 1500, "exchange": 500, "sqs": 500, "log": 1334}
 COMMON = (
     "crash_before_processing",
     "crash_after_processing",
@@ -51,7 +52,7 @@ def scenario_for(setup: str, mode: str, i: int) -> Scenario:
     faults = {name: r.choice(PROBABILITIES) for name in chosen}
     faults[chosen[0]] = r.choice(PROBABILITIES[1:])  # at least one fault can strike
     idempotent = None
-    if setup == "queue" and "duplicate_delivery" not in faults and r.random() < 0.2:
+    if setup in ("queue", "sqs") and "duplicate_delivery" not in faults and r.random() < 0.2:
         idempotent = True  # an SQS FIFO queue
     if setup == "log":
         broker = BrokerSetup(kind="log", partitions=r.randint(1, 3))
@@ -59,11 +60,21 @@ def scenario_for(setup: str, mode: str, i: int) -> Scenario:
     elif setup == "exchange":
         broker = BrokerSetup(
             kind="exchange",
-            exchange_type=r.choice(("direct", "topic", "fanout")),
+            exchange_type=r.choice(("direct", "topic", "fanout", "headers")),
             queues=r.randint(1, 2),
             prefetch=r.randint(0, 3),
         )
         messages = r.randint(2, 12)
+    elif setup == "sqs":
+        # the batch is always handled well within the visibility timeout: a slower one
+        # duplicates by design (tests/test_simulation_sqs.py)
+        broker = BrokerSetup(
+            kind="sqs",
+            visibility_timeout=r.choice((1, 5, 30)),
+            receive_batch=r.randint(1, 4),
+            poll_interval=r.choice((0.05, 0.5)),
+        )
+        messages = r.randint(2, 15)
     else:
         broker = BrokerSetup(prefetch=r.randint(0, 3))
         messages = r.randint(2, 15)

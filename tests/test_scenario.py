@@ -75,7 +75,11 @@ def test_with_mode_and_broker_shortcut():
         (lambda: Consumers(handler=42), "consumers.handler=42", "handle(delivery, ctx)"),
         (lambda: Consumers(handler=lambda d: None), "consumers.handler=", "two parameters"),
         (lambda: Consumers(batch=0), "consumers.batch=0", "1..500"),
-        (lambda: BrokerSetup(kind="topic"), "broker.kind='topic'", "'queue', 'exchange', 'log'"),
+        (
+            lambda: BrokerSetup(kind="topic"),
+            "broker.kind='topic'",
+            "'queue', 'exchange', 'sqs', 'log'",
+        ),
         (lambda: BrokerSetup(max_receive_count=0), "broker.max_receive_count=0", "1..1000"),
         (lambda: BrokerSetup(partitions=3), "broker.partitions=3", "kind='log'"),
         (lambda: BrokerSetup(queues=2), "broker.queues=2", "kind='exchange'"),
@@ -103,7 +107,7 @@ def test_with_mode_and_broker_shortcut():
         (
             lambda: Scenario(broker="log", faults={"duplicate_delivery": 0.1}),
             "'duplicate_delivery' cannot happen with broker.kind='log'",
-            "queue, exchange only",
+            "queue, exchange, sqs only",
         ),
         (
             lambda: Scenario(messages=3, faults=[Fault("lost_ack", msg="m4")]),

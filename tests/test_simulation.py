@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from brokerlab.checker import problems
 from brokerlab.errors import PoisonMessage, ScenarioError
 from brokerlab.faults import Fault
-from brokerlab.scenario import MODES, BrokerSetup, Consumers, Producers, Scenario
+from brokerlab.scenario import EXCHANGE_TYPES, MODES, BrokerSetup, Consumers, Producers, Scenario
 from brokerlab.simulation import (
     Context,
     DedupStore,
@@ -443,14 +443,18 @@ def test_simulate_refuses_what_is_not_a_scenario():
 
 @st.composite
 def scenarios(draw):
-    kind = draw(st.sampled_from(["queue", "exchange", "log"]))
+    kind = draw(st.sampled_from(["queue", "exchange", "sqs", "log"]))
     names = ["crash_before_processing", "crash_after_processing", "lost_ack", "producer_retry"]
     names += ["rebalance"] if kind == "log" else ["duplicate_delivery"]
     faults = draw(st.dictionaries(st.sampled_from(names), st.sampled_from([0.0, 0.1, 0.5])))
     return Scenario(
         messages=draw(st.integers(1, 8)),
         producers=Producers(keys=draw(st.integers(1, 3))),
-        broker=BrokerSetup(kind=kind, queues=2 if kind == "exchange" else 1),
+        broker=BrokerSetup(
+            kind=kind,
+            queues=2 if kind == "exchange" else 1,
+            exchange_type=draw(st.sampled_from(EXCHANGE_TYPES)) if kind == "exchange" else "direct",
+        ),
         consumers=Consumers(
             count=draw(st.integers(1, 2)), mode=draw(st.sampled_from(MODES)), batch=2
         ),

@@ -41,6 +41,14 @@ poison_message            a message whose processing always fails: every ``ctx.e
                           for it raises, until the broker dead-letters it
 ========================= ===================================================================
 
+On an ``"sqs"`` setup (consumers pull; see :mod:`brokerlab.simulation`) nothing is pushed and
+no channel closes, so the same faults play out through the visibility timeout: a crashed
+consumer's received messages, and a message whose delete was lost (``lost_ack``), stay
+invisible until their visibility timeout runs out and are then received again (a
+``redeliver`` with reason ``visibility timeout``); a ``broker_restart`` loses nothing and
+redelivers nothing early (SQS keeps messages and their in-flight state redundantly), so it is
+only recorded.
+
 A :class:`Fault` in a schedule names *where* it strikes: a message id (``msg="m2"``) and which
 delivery of it (``delivery=1`` is the first), or, for the broker, which message's arrival
 (``msg="m2"``). ``delivery`` counts the times a message has reached consumers, redeliveries
@@ -66,7 +74,7 @@ class FaultKind:
     name: str
     opportunity: str  # when a probability is drawn for it
     does: str  # what it does, in one sentence
-    setups: tuple[str, ...] = ("queue", "exchange", "log")
+    setups: tuple[str, ...] = ("queue", "exchange", "sqs", "log")
 
     def __repr__(self) -> str:
         return f"FaultKind({self.name!r}: {self.does})"
@@ -94,7 +102,7 @@ FAULTS: dict[str, FaultKind] = {
             "duplicate_delivery",
             "every message arriving at the broker",
             "the broker stores a second copy, so the message is delivered twice",
-            ("queue", "exchange"),
+            ("queue", "exchange", "sqs"),
         ),
         FaultKind(
             "producer_retry",

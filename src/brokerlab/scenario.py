@@ -21,7 +21,8 @@ The parts:
 - :class:`Producers` - how many, how fast, which keys, and whether they retry after a lost
   confirm (and whether the broker de-duplicates those retries: ``idempotent``);
 - :class:`BrokerSetup` - a ``"queue"`` (RabbitMQ-style, pushing to consumers), an
-  ``"exchange"`` in front of queues, or a ``"log"`` (Kafka-style, partitions and a consumer
+  ``"exchange"`` in front of queues, an ``"sqs"`` queue (consumers pull, a visibility
+  timeout hides what they took), or a ``"log"`` (Kafka-style, partitions and a consumer
   group);
 - :class:`Consumers` - how many, how long each message takes, and the delivery mode (or your
   own handler function);
@@ -41,8 +42,12 @@ from .faults import FAULTS, Faults
 __all__ = ["MODES", "SETUPS", "BrokerSetup", "Consumers", "Producers", "Scenario"]
 
 MODES: tuple[str, ...] = ("at-most-once", "at-least-once", "exactly-once")
-SETUPS: tuple[str, ...] = ("queue", "exchange", "log")
-EXCHANGE_TYPES: tuple[str, ...] = ("direct", "topic", "fanout")
+SETUPS: tuple[str, ...] = ("queue", "exchange", "sqs", "log")
+EXCHANGE_TYPES: tuple[str, ...] = ("direct", "topic", "fanout", "headers")
+#: SQS defaults for the ``"sqs"`` setup (see :class:`BrokerSetup`).
+SQS_VISIBILITY_TIMEOUT = 30.0
+SQS_RECEIVE_BATCH = 1
+SQS_POLL_INTERVAL = 0.1
 
 
 # --- checks that name the field -------------------------------------------------------------------
@@ -113,7 +118,7 @@ class Producers:
       ``delivery.timeout.ms`` = 2 minutes);
     - ``idempotent``: the broker drops a retried publish it already has. On a log this is
       Kafka's idempotent producer (sequence numbers per partition, on by default since
-      Kafka 3.0); on a queue it needs an SQS FIFO queue (deduplication id = message id, a
+      Kafka 3.0); on a queue (``"queue"`` or ``"sqs"``) it needs an SQS FIFO queue (deduplication id = message id, a
       5-minute window), which the simulation then uses. ``None`` (the default) means each
       broker's own default: on for a log (unless the producer never retries: Kafka refuses
       idempotence with ``retries=0``), off for a queue.
@@ -204,16 +209,37 @@ class BrokerSetup:
 
     - ``kind``: ``"queue"`` (RabbitMQ-style: the broker pushes to consumers, round-robin,
       up to ``prefetch`` unacked each), ``"exchange"`` (producers publish to an exchange of
-      ``exchange_type`` bound to ``queues`` queues, each with its own consumers), or ``"log"``
+      ``exchange_type`` bound to ``queues`` queues, each with its own consumers: ``direct``,
+      ``topic``, ``fanout`` or ``headers``), ``"sqs"`` (an SQS standard queue: consumers
+      *pull* with ``receive``, a received message stays invisible for
+      ``visibility_timeout`` and comes back if it is not deleted in time), or ``"log"``
       (Kafka-style: ``partitions`` partitions, the consumers form one consumer group);
     - ``durable``: whether stored messages survive a broker restart (RabbitMQ: a durable
-      queue and persistent messages; a transient queue is emptied by a restart);
+      queue and persistent messages; a transient queue is emptied by a restart). SQS and
+      Kafka always keep what they stored, so ``"sqs"`` and ``"log"`` need ``durable=True``;
     - ``max_receive_count``: after this many deliveries a message is dead-lettered
       (SQS ``maxReceiveCount`` 1..1000, no default; RabbitMQ quorum queues'
       ``x-delivery-limit``, default 20 since 4.0). ``None`` = never. The default here, 5,
       keeps runs with poison messages short;
     - ``prefetch``: unacked deliveries per consumer (RabbitMQ ``basic.qos``; 0 = unlimited);
     - ``latency``: one-way network latency in seconds, for every message on the wire.
+
+    ``"sqs"`` only (``None`` means SQS's default; any value on another kind is refused):
+
+    - ``visibility_timeout``: seconds a received message stays hidden from other receivers
+      (SQS ``VisibilityTimeout``: default 30, 0..43200 = 12 hours);
+    - ``receive_batch``: messages per receive (SQS ReceiveMessage ``MaxNumberOfMessages``:
+      default 1, 1..10);
+    - ``poll_interval``: seconds a consumer waits after an empty receive before it asks again
+      (default 0.1; a consumer that got messages asks again as soon as it has handled them).
+      SQS long polling (``WaitTimeSeconds``) is not modelled: a short poll on a timer.
+
+    On ``"sqs"``, ``producers.idempotent=True`` makes it an SQS FIFO queue (group id = the
+    message key, deduplication id = the message id), as on ``"queue"``; ``prefetch`` does not
+    apply (nothing is pushed).
+
+    >>> BrokerSetup(kind="sqs", visibility_timeout=5, receive_batch=10)
+    BrokerSetup(sqs, visibility 5s, receive 10, poll 0.1s)
     """
 
     kind: str = "queue"
@@ -224,13 +250,17 @@ class BrokerSetup:
     exchange_type: str = "direct"
     queues: int = 1
     latency: float = 0.001
+    visibility_timeout: float | None = None
+    receive_batch: int | None = None
+    poll_interval: float | None = None
 
     def __post_init__(self) -> None:
         _choice(
             "broker.kind",
             self.kind,
             SETUPS,
-            "A 'queue' hands each message to one consumer; a 'log' keeps them in partitions.",
+            "A 'queue' hands each message to one consumer (pushed; 'sqs': pulled); a 'log' "
+            "keeps them in partitions.",
         )
         _int("broker.partitions", self.partitions, 1, 1000, "Pass partitions=1 or more.")
         _bool("broker.durable", self.durable)
@@ -261,9 +291,72 @@ class BrokerSetup:
                 "partitions. Pass kind='log' or partitions=1."
             )
         _num("broker.latency", self.latency, 0, 60, "Pass seconds, e.g. 0.001.")
+        self._check_sqs()
+
+    def _check_sqs(self) -> None:
+        """The SQS settings: checked on ``"sqs"`` (``None`` -> SQS's default), refused elsewhere."""
+        given = [
+            (name, value)
+            for name, value in (
+                ("visibility_timeout", self.visibility_timeout),
+                ("receive_batch", self.receive_batch),
+                ("poll_interval", self.poll_interval),
+            )
+            if value is not None
+        ]
+        if self.kind != "sqs":
+            if given:
+                name, value = given[0]
+                raise ScenarioError(
+                    f"broker.{name}={value!r} needs kind='sqs': only SQS consumers pull messages "
+                    f"and hide them for a visibility timeout (kind={self.kind!r} pushes them or "
+                    f"reads a log). Pass kind='sqs', or leave {name} out."
+                )
+            return
+        vt = _num(
+            "broker.visibility_timeout",
+            SQS_VISIBILITY_TIMEOUT if self.visibility_timeout is None else self.visibility_timeout,
+            0,
+            43200,
+            "SQS allows 0..43200 seconds (12 hours); pass e.g. 30.",
+        )
+        batch = _int(
+            "broker.receive_batch",
+            SQS_RECEIVE_BATCH if self.receive_batch is None else self.receive_batch,
+            1,
+            10,
+            "SQS ReceiveMessage returns 1..10 messages; pass e.g. 1 or 10.",
+        )
+        poll = _num(
+            "broker.poll_interval",
+            SQS_POLL_INTERVAL if self.poll_interval is None else self.poll_interval,
+            0,
+            3600,
+            "Pass the seconds between empty receives, e.g. 1.0.",
+            open_low=True,
+        )
+        if not self.durable:
+            raise ScenarioError(
+                "broker.durable=False needs kind='queue' or 'exchange': SQS stores every message "
+                "redundantly and has no transient queues. Pass durable=True for 'sqs'."
+            )
+        if self.prefetch != 1:
+            raise ScenarioError(
+                f"broker.prefetch={self.prefetch!r} does not apply to kind='sqs': nothing is "
+                "pushed, consumers pull receive_batch messages at a time. Pass receive_batch "
+                "(1..10) instead, and leave prefetch out."
+            )
+        _set(self, "visibility_timeout", vt)
+        _set(self, "receive_batch", batch)
+        _set(self, "poll_interval", poll)
 
     def __repr__(self) -> str:
-        if self.kind == "log":
+        if self.kind == "sqs":
+            text = (
+                f"sqs, visibility {self.visibility_timeout:g}s, receive {self.receive_batch}, "
+                f"poll {self.poll_interval:g}s"
+            )
+        elif self.kind == "log":
             s = "s" if self.partitions != 1 else ""
             text = f"log, {self.partitions} partition{s}"
         elif self.kind == "exchange":
@@ -434,12 +527,12 @@ class Scenario:
                     )
         if (
             self.producers.idempotent
-            and kind == "queue"
+            and kind in ("queue", "sqs")
             and "duplicate_delivery" in self.faults.kinds
         ):
             raise ScenarioError(
-                "faults: 'duplicate_delivery' cannot happen with producers.idempotent=True on a "
-                "queue: that queue is an SQS FIFO queue, which never stores a message twice. "
+                f"faults: 'duplicate_delivery' cannot happen with producers.idempotent=True on "
+                f"kind={kind!r}: that queue is an SQS FIFO queue, which never stores a message twice. "
                 "Remove the fault, or pass idempotent=False."
             )
         if (
@@ -460,7 +553,7 @@ class Scenario:
         if self.producers.idempotent and kind == "exchange":
             raise ScenarioError(
                 "producers.idempotent=True needs broker.kind='log' (Kafka's idempotent producer) "
-                "or 'queue' (an SQS FIFO queue de-duplicates): an AMQP exchange cannot drop a "
+                "or 'queue'/'sqs' (an SQS FIFO queue de-duplicates): an AMQP exchange cannot drop a "
                 "retried publish. Pass idempotent=False, or another broker kind."
             )
 

@@ -10,8 +10,9 @@ the :class:`~brokerlab.history.History` of everything that happened, the checker
 (0, True)
 
 The broker in the run is the reference broker itself - a :class:`~brokerlab.queue.Queue` (behind
-an :mod:`~brokerlab.exchange` for exchange setups) - so what the run shows is what the broker
-does: round-robin dispatch, prefetch, requeue on a closed channel, the delivery limit, dead
+an :mod:`~brokerlab.exchange` for exchange setups, pulled from for ``"sqs"`` setups) or a
+:class:`~brokerlab.log.Log` - so what the run shows is what the broker does: round-robin
+dispatch, prefetch, requeue on a closed channel, visibility timeouts, the delivery limit, dead
 letters. The simulation only adds what is *around* the broker: producers with their confirms
 and retries, consumers with their handlers, the network, the virtual time, and the faults.
 
@@ -77,6 +78,42 @@ Deliberate differences from the real brokers
   flight (``max.in.flight.requests.per.connection``), and a lost response breaks the
   connection, after which every unconfirmed batch is resent in order.
 
+SQS setups
+----------
+``BrokerSetup(kind="sqs")`` is one SQS standard queue (``"jobs"``) and consumers that *pull*
+(:class:`SqsContext` is their ``ctx``). Each consumer loops: ``receive(receive_batch)``, handle
+the messages one after another (``processing_time`` each), ask again as soon as the batch is
+done; after an empty receive it waits ``poll_interval``. A received message is hidden for
+``visibility_timeout`` seconds from the receive; ``ctx.ack()`` deletes it. If no delete arrives
+in time it becomes visible again (a ``redeliver`` event, reason ``visibility timeout``, at the
+moment the timeout runs out) and the next receive gets it with ``redelivered=True``. When it
+comes back after ``max_receive_count`` receives, it goes to the dead-letter queue instead
+(``dead_letter``, reason ``delivery_limit``). Nothing ever closes a channel, so the faults act
+through the timeout:
+
+- a **crash** (before or after processing, or a handler that raises) kills the process; the
+  messages it received, handled or not, stay hidden until their timeouts run out, and it
+  comes back after ``restart_delay`` with nothing in hand;
+- a **lost ack** is a DeleteMessage that never arrives: that handler stops, the process goes on
+  with its next message, and the message comes back when its timeout runs out;
+- **processing longer than the timeout** (a long ``processing_time``, or a batch whose last
+  message waits too long) lets another consumer receive the message while the first is still
+  on it. The late delete uses an out-of-date receipt handle: SQS answers success and deletes
+  nothing (recorded as ``ack`` with ``stale=True``, and explained in ``Run.notes``);
+- a **broker restart** loses nothing and shows nothing early: SQS keeps messages and their
+  visibility state redundantly. It is recorded, and the run goes on;
+- ``duplicate_delivery``, ``producer_retry``, ``network_delay`` and ``poison_message`` act as on
+  a queue. A standard queue drops no duplicate publish; ``producers.idempotent=True`` makes the
+  queue FIFO (group id = key, deduplication id = message id), which does.
+
+The exactly-once mode on ``"sqs"`` runs :func:`idempotent`: a standard queue deduplicates
+nothing, so the effect happens once only because the consumer checks and fills its dedup store
+atomically with the effect. Deliberate simplifications: the handler's calls happen at the end
+of ``processing_time`` (so even an at-most-once delete comes late if the work outlasts the
+timeout); empty polls are skipped (a consumer whose receive was empty sleeps until something
+becomes visible, then polls at its next poll time, when its timer would have found it); long
+polling (``WaitTimeSeconds``) is not modelled.
+
 Log setups
 ----------
 The consumers form one group (``"workers"``) on topic ``"orders"``, with Kafka's defaults except
@@ -94,6 +131,7 @@ the middle of its batch, and its next commit is refused. A record delivered more
 
 from __future__ import annotations
 
+import math
 import sys
 import traceback
 from collections import deque
@@ -113,6 +151,7 @@ from .errors import (
     OutOfOrderSequence,
     PoisonMessage,
     ScenarioError,
+    StaleReceipt,
 )
 from .faults import Fault
 from .history import History
@@ -223,8 +262,10 @@ def builtin_handler(mode: str, setup: str = "queue") -> Callable[[Any, Any], Any
     """The handler the simulation runs for ``mode`` on ``setup`` when a scenario gives none."""
     if mode not in MODES:
         raise InvalidArgument(f"mode={mode!r} is not allowed: use one of {', '.join(MODES)}.")
-    if setup not in ("queue", "exchange", "log"):
-        raise InvalidArgument(f"setup={setup!r} is not allowed: use 'queue', 'exchange' or 'log'.")
+    if setup not in ("queue", "exchange", "sqs", "log"):
+        raise InvalidArgument(
+            f"setup={setup!r} is not allowed: use 'queue', 'exchange', 'sqs' or 'log'."
+        )
     return _BUILTIN["log" if setup == "log" else "queue"][mode]
 
 
@@ -542,6 +583,64 @@ class LogContext(Context):
         c.record_commits(self._txn_offsets)
 
 
+class SqsContext(Context):
+    """The context of a handler on an ``"sqs"`` setup: settling is SQS's API.
+
+    - ``ctx.ack()`` deletes the message (DeleteMessage with this delivery's receipt handle).
+      If the visibility timeout ran out and another consumer has received the message since,
+      the handle is out of date: real SQS answers success and deletes nothing, and so does the
+      simulation (the ``ack`` is recorded with ``stale=True`` and a note says what happened;
+      the reference :class:`~brokerlab.queue.Queue` itself raises ``StaleReceipt`` there);
+    - ``ctx.nack()`` makes the message visible again at once (ChangeMessageVisibility with
+      timeout 0); ``ctx.nack(requeue=False)`` moves it to the dead-letter queue, reason
+      ``rejected``: SQS has no reject, so this stands for a consumer that sends the message to
+      the DLQ itself and deletes it.
+    """
+
+    __slots__ = ()
+
+    def ack(self) -> None:
+        """Delete the message: the queue forgets it (unless the receipt is out of date)."""
+        self._count("ack")
+        sim, c, d, msg = self._sim, self._consumer, self.delivery, self._msg
+        if sim.strikes("lost_ack", msg, d):
+            sim.history.record(sim.clock.now(), c.name, "lost", msg, what="ack")
+            raise self._die("ack lost")
+        try:
+            sim.queues["jobs"].delete(d)
+        except StaleReceipt:
+            self.settled = True
+            sim.notes.append(
+                f"t={sim.clock.now():g}: {c.name} deleted {msg} with an out-of-date receipt "
+                "handle: its visibility timeout had run out and since then it was received "
+                "again (or dead-lettered). SQS answers success and deletes nothing."
+            )
+            sim.history.record(sim.clock.now(), c.name, "ack", msg, stale=True)
+            return
+        sim.unwatch(d.delivery_tag)
+        self.settled = True
+        sim.history.record(sim.clock.now(), c.name, "ack", msg)
+
+    def nack(self, requeue: bool = True) -> None:
+        """Make the message visible again now (``requeue=True``), or dead-letter it."""
+        self._count("nack")
+        if not isinstance(requeue, bool):
+            raise InvalidArgument(f"requeue={requeue!r} is not a bool: pass True or False.")
+        sim, c, d, msg = self._sim, self._consumer, self.delivery, self._msg
+        q = sim.queues["jobs"]
+        sim.dead_now.clear()
+        if requeue:
+            q.change_visibility(d, 0)  # SQS: visible again at once (or the DLQ, at the limit)
+        else:
+            q.nack(d, requeue=False)  # the consumer moves it to the DLQ itself
+        sim.unwatch(d.delivery_tag)
+        self.settled = True
+        sim.history.record(sim.clock.now(), c.name, "nack", msg, requeue=requeue)
+        if requeue and msg not in sim.dead_now:
+            sim.history.record(sim.clock.now(), "broker", "redeliver", msg, reason="nack")
+        sim.pump()
+
+
 @dataclass(frozen=True)
 class HandlerError:
     """A handler that raised (or was stopped): who, on which message, when, and what."""
@@ -761,6 +860,117 @@ class _QueueConsumer:
             crashed,
         )
         sim.pump()
+
+
+class _SqsConsumer:
+    """One consumer process on an SQS queue: it pulls messages, handles them, deletes them.
+
+    The loop of a real SQS consumer: ``receive(receive_batch)``; handle each message in turn
+    (``processing_time`` each); receive again as soon as the batch is done. An empty receive
+    makes it wait ``poll_interval`` before the next one. The simulation skips the empty polls:
+    a consumer whose receive came back empty sleeps until something becomes visible in the
+    queue, then polls at its next poll time (``last_poll + k * poll_interval``), which is
+    when its timer would have found the message.
+    """
+
+    def __init__(self, sim: _Sim, name: str) -> None:
+        self.sim = sim
+        self.name = name
+        self.group: str | None = None
+        self.group_info: dict[str, Any] = {}
+        self.store = sim.stores.setdefault(None, DedupStore())
+        self.incarnation = 0
+        self.alive = False
+        self.buffer: deque[Delivery] = deque()
+        self.busy = False  # holds received messages (on the wire or waiting to be handled)
+        self.sleeping = False  # its last receive came back empty
+        self.last_poll = 0.0
+        self.timer: Any = None
+
+    def connect(self, incarnation: int, restarted: bool) -> None:
+        sim = self.sim
+        if incarnation != self.incarnation or self.alive:
+            return
+        if restarted:
+            sim.history.record(sim.clock.now(), self.name, "restart")
+        self.alive = True
+        self.poll(incarnation)
+
+    def poll(self, incarnation: int) -> None:
+        """ReceiveMessage: the received messages are hidden for the visibility timeout from now."""
+        sim = self.sim
+        if incarnation != self.incarnation or not self.alive or self.busy:
+            return
+        self.timer = None
+        self.sleeping = False
+        now = sim.clock.now()
+        self.last_poll = now
+        got = sim.queues["jobs"].receive(sim.receive_batch)
+        if not got:
+            self.sleeping = True
+            return
+        self.busy = True
+        for d in got:
+            sim.watch(d, now)
+        sim.sched.after(sim.latency, self.arrive, incarnation, got)
+
+    def wake(self) -> None:
+        """Something became visible: a sleeping consumer polls at its next poll time."""
+        if not self.sleeping or self.timer is not None:
+            return
+        sim = self.sim
+        now, every = sim.clock.now(), sim.poll_interval
+        t = self.last_poll + max(1, math.ceil((now - self.last_poll) / every)) * every
+        self.timer = sim.sched.at(max(t, now), self.poll, self.incarnation)
+
+    def arrive(self, incarnation: int, got: list[Delivery]) -> None:
+        if incarnation != self.incarnation:
+            return  # the process died: the messages stay hidden until their timeout runs out
+        sim = self.sim
+        now = sim.clock.now()
+        for d in got:
+            msg = d.message.id
+            sim.deliveries[msg] = sim.deliveries.get(msg, 0) + 1
+            again = {"redelivered": True} if d.redelivered else {}
+            sim.history.record(now, self.name, "deliver", msg, key=d.message.key, **again)
+            self.buffer.append(d)
+        sim.sched.after(sim.processing_time, self.handle, incarnation)
+
+    def handle(self, incarnation: int) -> None:
+        if incarnation != self.incarnation:
+            return
+        sim = self.sim
+        d = self.buffer.popleft()
+        ctx = SqsContext(sim, self, d)
+        failure = sim.run_handler(self, d, ctx)
+        if failure is not None:
+            when, error = failure
+            if when != "ack lost":  # a lost delete only ends this handler; the process goes on
+                _record_crash(sim, self.name, d.message.id, when, error)
+                self.disconnect()
+                return
+        elif not ctx.settled:
+            sim.notes.append(
+                f"{self.name} returned from {d.message.id} at t={sim.clock.now():g} without "
+                "deleting it: it becomes visible again when its visibility timeout runs out."
+            )
+        if self.buffer:
+            sim.sched.after(sim.processing_time, self.handle, incarnation)
+        else:
+            self.busy = False
+            self.poll(incarnation)
+
+    def disconnect(self) -> None:
+        """The process dies: what it received stays hidden until its visibility timeout runs
+        out (nothing closes a channel on SQS); it comes back after ``restart_delay``."""
+        sim = self.sim
+        self.incarnation += 1
+        self.alive = self.busy = self.sleeping = False
+        self.buffer.clear()
+        if self.timer is not None:
+            sim.sched.cancel(self.timer)
+            self.timer = None
+        sim.sched.after(sim.scenario.consumers.restart_delay, self.connect, self.incarnation, True)
 
 
 class _KafkaSender:
@@ -1027,7 +1237,18 @@ class _Sim:
         self.dlt_producer: Any = None
         self.keepalives = 0
         self.rebalances_seen = 0
-        if s.broker.kind == "log":
+        b = s.broker
+        self.headers = b.kind == "exchange" and b.exchange_type == "headers"
+        self.sqs = b.kind == "sqs"
+        if self.sqs:  # pull consumers (see _SqsConsumer) and the visibility timeouts they start
+            self.visibility_timeout: float = b.visibility_timeout  # type: ignore[assignment]
+            self.receive_batch: int = b.receive_batch  # type: ignore[assignment]
+            self.poll_interval: float = b.poll_interval  # type: ignore[assignment]
+            self.vis_due: dict[float, dict[int, str]] = {}  # deadline -> {delivery tag: msg}
+            self.vis_timers: dict[float, Any] = {}  # deadline -> its scheduled visibility_ends
+            self.vis_of: dict[int, float] = {}  # delivery tag -> its deadline
+            self.pump = self.wake_pullers  # type: ignore[method-assign]  # nothing is pushed
+        if b.kind == "log":
             self._build_log()
         else:
             self._build_broker()
@@ -1069,12 +1290,15 @@ class _Sim:
         dead = self.dead.get(name)
         if dead is None:
             dead = self.dead[name] = _DeadLetters(self, name + ".dlq")
-        return {
+        settings = {
             "fifo": self.scenario.producers.idempotent_for("queue", self.mode),
             "retention": 1209600,  # the longest SQS allows: nothing expires during a run
             "dead_letter": dead,
             "max_receive_count": self.scenario.broker.max_receive_count,
         }
+        if self.sqs:
+            settings["visibility_timeout"] = self.visibility_timeout
+        return settings
 
     def _declare(self, name: str) -> Queue:
         """Make (or, after a restart of a non-durable broker, re-make) queue ``name``."""
@@ -1087,6 +1311,9 @@ class _Sim:
         j = names.index(name)
         if b.exchange_type == "fanout":
             self.amqp.bind(name, "events")
+        elif b.exchange_type == "headers":  # the producers send the key as a header too
+            for key in keys[j :: len(names)]:
+                self.amqp.bind(name, "events", arguments={"x-match": "all", "key": key})
         else:
             for key in keys[j :: len(names)]:
                 self.amqp.bind(name, "events", key)
@@ -1096,7 +1323,7 @@ class _Sim:
         s = self.scenario
         b = s.broker
         n = s.consumers.count
-        if b.kind == "queue":
+        if b.kind in ("queue", "sqs"):
             names = ["jobs"]
         else:
             from .broker import Broker
@@ -1108,6 +1335,9 @@ class _Sim:
             self.queues[qname] = None  # type: ignore[assignment]  # keeps the order for _declare
         for qname in names:
             self.queues[qname] = self._declare(qname)
+        if self.sqs:
+            self.consumers = [_SqsConsumer(self, f"consumer-{k}") for k in range(1, n + 1)]  # type: ignore[misc]
+            return
         grouped = b.kind == "exchange"
         k = 0
         for qname in names:
@@ -1202,6 +1432,58 @@ class _Sim:
             if c.channel is not None:
                 c.take()
 
+    # --- sqs: visibility timeouts --------------------------------------------------------------
+
+    def watch(self, d: Delivery, now: float) -> None:
+        """A message was received at ``now``: note when its visibility timeout runs out.
+
+        The queue applies the timeout itself, lazily, at its next call; ``visibility_ends``
+        makes that call at the deadline (first among the events then: priority -1), so the
+        ``redeliver`` or ``dead_letter`` is recorded when it happens.
+        """
+        deadline = now + self.visibility_timeout  # the same sum the queue makes
+        due = self.vis_due.get(deadline)
+        if due is None:
+            due = self.vis_due[deadline] = {}
+            self.vis_timers[deadline] = self.sched.at(
+                deadline, self.visibility_ends, deadline, priority=-1
+            )
+        due[d.delivery_tag] = d.message.id
+        self.vis_of[d.delivery_tag] = deadline
+
+    def unwatch(self, tag: int) -> None:
+        """The delivery was deleted or given back: its timeout no longer matters."""
+        deadline = self.vis_of.pop(tag, None)
+        if deadline is None:
+            return
+        due = self.vis_due[deadline]
+        del due[tag]
+        if not due:
+            del self.vis_due[deadline]
+            self.sched.cancel(self.vis_timers.pop(deadline))
+
+    def visibility_ends(self, deadline: float) -> None:
+        """The visibility timeout of some received messages ran out without a delete: they are
+        visible again (``redeliver``), or past ``max_receive_count`` and dead-lettered."""
+        due = self.vis_due.pop(deadline)
+        del self.vis_timers[deadline]
+        self.dead_now.clear()
+        len(self.queues["jobs"])  # any call makes the queue apply its time rules up to now
+        now = self.clock.now()
+        for tag, msg in due.items():
+            del self.vis_of[tag]
+            if msg in self.dead_now:
+                self.dead_now.discard(msg)  # the _DeadLetters recorded it
+                continue
+            self.history.record(now, "broker", "redeliver", msg, reason="visibility timeout")
+        self.wake_pullers()
+
+    def wake_pullers(self) -> None:
+        """Something may have become visible: sleeping SQS consumers poll at their next turn."""
+        for c in self.consumers:
+            if c.sleeping:
+                c.wake()
+
     def requeue(self, channel: Any) -> None:
         """A channel closed: record a ``redeliver`` for each delivery the queue takes back."""
         unacked = [d.message.id for d in channel.unacked]
@@ -1234,7 +1516,8 @@ class _Sim:
                 q.publish(payload, key=key, id=msg)
             targets = [q] if stored else []
         else:
-            routed = self.amqp.publish("events", key, payload, id=msg)
+            headers = {"key": key} if self.headers else None
+            routed = self.amqp.publish("events", key, payload, id=msg, headers=headers)
             targets = [self.queues[name] for name in routed]
             if not targets:
                 self.history.record(
@@ -1242,8 +1525,9 @@ class _Sim:
                 )
         if targets and self.strikes("duplicate_delivery", msg, attempt=attempt):
             exchange = "" if self.amqp is None else "events"  # where the first copy came from
+            headers = {"key": key} if self.headers else {}
             for q in targets:  # the broker keeps a second copy (SQS standard may)
-                q.enqueue(Message(msg, payload, key, {}, now), exchange=exchange)
+                q.enqueue(Message(msg, payload, key, headers, now), exchange=exchange)
         lost_confirm = self.strikes("producer_retry", msg, attempt=attempt)
         self.sched.after(self.latency, self.confirm, producer, msg, attempt, lost_confirm, stored)
         if self.strikes("broker_restart", msg, attempt=attempt):
@@ -1255,6 +1539,11 @@ class _Sim:
         non-durable one forgets every message it held."""
         now = self.clock.now()
         self.history.record(now, "broker", "restart")
+        if self.sqs:
+            # SQS keeps every message, and the visibility timeout of every one in flight,
+            # redundantly across its hosts: a host restart loses nothing and shows nothing
+            # early. Consumers carry on; their receipt handles stay valid.
+            return
         if self.log is not None:  # the log is on disk; every member's connection drops
             for c in self.consumers:
                 if c.member is not None:
