@@ -228,7 +228,7 @@ def shortest_counterexample(
     - ``handler``: ``handle(delivery, ctx)``, or ``None`` for the mode's built-in handler;
     - ``guarantee``: ``"at-least-once"``, ``"at-most-once"``, ``"exactly-once"``, or another
       checker property (``"per-key-order"``...);
-    - ``setup``: ``"queue"``, ``"exchange"``, ``"log"`` or a :class:`BrokerSetup`;
+    - ``setup``: ``"queue"``, ``"sqs"``, ``"exchange"``, ``"log"`` or a :class:`BrokerSetup`;
       ``consumers``: how many; ``mode``: the delivery mode the run uses (producer retries
       follow it), by default the guarantee if it is a mode, else at-least-once;
     - ``max_messages``, ``max_faults``, ``max_delivery``: the bounds of the search;
