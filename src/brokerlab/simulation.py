@@ -795,9 +795,7 @@ class _QueueConsumer:
         info = dict(self.group_info)
         if d.redelivered:
             info["redelivered"] = True
-        msg = d.message.id
-        sim.deliveries[msg] = sim.deliveries.get(msg, 0) + 1
-        sim.history.record(sim.clock.now(), self.name, "deliver", msg, key=d.message.key, **info)
+        sim.record_delivery(sim.clock.now(), self.name, d.message, **info)
         self.buffer.append(d)
         if not self.busy:
             self.busy = True
@@ -929,10 +927,8 @@ class _SqsConsumer:
         sim = self.sim
         now = sim.clock.now()
         for d in got:
-            msg = d.message.id
-            sim.deliveries[msg] = sim.deliveries.get(msg, 0) + 1
             again = {"redelivered": True} if d.redelivered else {}
-            sim.history.record(now, self.name, "deliver", msg, key=d.message.key, **again)
+            sim.record_delivery(now, self.name, d.message, **again)
             self.buffer.append(d)
         sim.sched.after(sim.processing_time, self.handle, incarnation)
 
@@ -1065,10 +1061,7 @@ class _LogConsumer:
         now = sim.clock.now()
         for r, d in zip(records, batch):
             end[r.tp] = r.offset + 1
-            sim.deliveries[d.id] = sim.deliveries.get(d.id, 0) + 1
-            sim.history.record(
-                now, self.name, "deliver", d.id, key=d.key, partition=d.partition, offset=d.offset
-            )
+            sim.record_delivery(now, self.name, d, partition=d.partition, offset=d.offset)
         sim.sched.after(sim.latency, self.arrive, incarnation, batch, end)
 
     def cancel_keepalive(self) -> None:
@@ -1483,6 +1476,13 @@ class _Sim:
         for c in self.consumers:
             if c.sleeping:
                 c.wake()
+
+    def record_delivery(self, now: float, consumer: str, message: Any, **info: Any) -> None:
+        """Count one more delivery of ``message`` (anything with ``id`` and ``key``) and record
+        it in the history."""
+        msg = message.id
+        self.deliveries[msg] = self.deliveries.get(msg, 0) + 1
+        self.history.record(now, consumer, "deliver", msg, key=message.key, **info)
 
     def requeue(self, channel: Any) -> None:
         """A channel closed: record a ``redeliver`` for each delivery the queue takes back."""
