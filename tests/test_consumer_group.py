@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from brokerlab.clock import VirtualClock
 from brokerlab.consumer_group import range_assign, roundrobin_assign, sticky_assign
 from brokerlab.errors import (
     CommitFailed,
@@ -15,7 +14,7 @@ from brokerlab.errors import (
     OutOfRange,
 )
 from brokerlab.log import Log, TopicPartition
-from test_log import _state
+from log_state import log_state
 
 
 def tps(*names: str) -> list[TopicPartition]:
@@ -24,11 +23,6 @@ def tps(*names: str) -> list[TopicPartition]:
         topic, _, p = name.rpartition("-")
         out.append(TopicPartition(topic, int(p)))
     return out
-
-
-@pytest.fixture
-def clock():
-    return VirtualClock()
 
 
 @pytest.fixture
@@ -154,10 +148,10 @@ def test_max_poll_interval_removes_a_slow_member_and_its_commit_fails(log, clock
     log.tick()
     assert "did not poll within max.poll.interval.ms" in log.group("g").events[-1].reason
     assert b.assignment() == tps("orders-0", "orders-1", "orders-2", "orders-3")
-    before = _state(log)
+    before = log_state(log)
     with pytest.raises(CommitFailed, match="no longer a member"):
         a.commit()
-    assert _state(log) == before
+    assert log_state(log) == before
     a.poll()  # rejoins
     assert log.group("g").events[-1].reason == "a rejoined" and a.assignment()
 
@@ -174,10 +168,10 @@ def test_alive_members_do_not_time_out_while_polling(log, clock):
 def test_inconsistent_assignor_is_refused_and_changes_nothing(log):
     log.consumer(group="g", assignor="range").subscribe(["orders"])
     c = log.consumer(group="g", assignor="cooperative-sticky")
-    before = _state(log)
+    before = log_state(log)
     with pytest.raises(InconsistentGroupProtocol, match="assignor='range'"):
         c.subscribe(["orders"])
-    assert _state(log) == before and c.assignment() == []
+    assert log_state(log) == before and c.assignment() == []
 
 
 def test_invalid_assignor_name_names_the_choices():
@@ -269,14 +263,14 @@ def test_commit_checks_ownership_and_values_and_changes_nothing(log):
     b = log.consumer(group="g", name="b")
     b.subscribe(["orders"])
     a.commit({("orders", 0): 5})
-    before = _state(log)
+    before = log_state(log)
     with pytest.raises(NotAssigned, match="orders-3 is not assigned to consumer 'a'"):
         a.commit({("orders", 0): 6, ("orders", 3): 1})
     with pytest.raises(OutOfRange, match="offset=-2 for orders-0 is negative"):
         a.commit({("orders", 0): -2})
     with pytest.raises(InvalidArgument, match="has no group"):
         log.consumer().commit({("orders", 0): 1})
-    assert _state(log) == before and log.group("g").committed == {("orders", 0): 5}
+    assert log_state(log) == before and log.group("g").committed == {("orders", 0): 5}
 
 
 def test_lag_per_partition(log):
@@ -295,12 +289,12 @@ def test_lag_per_partition(log):
 
 
 def test_subscribe_needs_a_group_and_a_known_topic(log):
-    before = _state(log)
+    before = log_state(log)
     with pytest.raises(InvalidArgument, match="subscribe\\(\\) needs one"):
         log.consumer().subscribe(["orders"])
     c = log.consumer(group="g")
     with pytest.raises(Exception, match="create_topic"):
         c.subscribe(["orders", "nope"])
-    assert _state(log) == before and c.assignment() == []
+    assert log_state(log) == before and c.assignment() == []
     with pytest.raises(NotAssigned, match="nothing to poll"):
         c.poll()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from brokerlab.clock import VirtualClock
 from brokerlab.errors import (
     AlreadyExists,
     InvalidArgument,
@@ -22,13 +19,9 @@ from brokerlab.errors import (
 )
 from brokerlab.history import History
 from brokerlab.log import DEFAULT_RETENTION_MS, ConsumerRecords, Log, Record, TopicPartition
+from log_state import log_state
 
 DAY = 24 * 3600
-
-
-@pytest.fixture
-def clock():
-    return VirtualClock()
 
 
 @pytest.fixture
@@ -36,27 +29,6 @@ def log(clock):
     log = Log(clock)
     log.create_topic("orders", partitions=3)
     return log
-
-
-def _state(log: Log):
-    """Everything a rejected call must leave alone."""
-    topics = {
-        name: [
-            (p.log_start_offset, list(p._values), list(p._keys), dict(p._open), list(p._markers))
-            for p in t.partitions
-        ]
-        for name, t in log._topics.items()
-    }
-    groups = {
-        name: (
-            copy.deepcopy(g.committed),
-            {m: list(mem.assignment) for m, mem in g.members.items()},
-            g.generation,
-            len(g.events),
-        )
-        for name, g in log._groups.items()
-    }
-    return topics, groups
 
 
 # --- topics and offsets ------------------------------------------------------------------------------
@@ -168,10 +140,10 @@ def test_none_raises_without_a_committed_offset_and_changes_nothing(log):
     log.producer().send("orders", b"x", partition=0)
     c = log.consumer(group="g", auto_offset_reset="none")
     c.assign([("orders", 0)])
-    before = _state(log)
+    before = log_state(log)
     with pytest.raises(NoOffsetForPartition, match="auto_offset_reset='none'.*orders-0.*earliest"):
         c.poll()
-    assert _state(log) == before and c.positions() == {}
+    assert log_state(log) == before and c.positions() == {}
     c.seek(("orders", 0), 0)
     assert [r.value for r in c.poll()] == [b"x"]
 
@@ -271,10 +243,10 @@ def test_a_consumer_behind_retention_is_reset(log, clock):
     p.send("orders", 3, partition=0)  # the three old records expire
     assert log.topic("orders").partition(0).log_start_offset == 3
     assert [r.value for r in slow.poll()] == [3]  # position 1 is gone: earliest = 3
-    before = _state(log)
+    before = log_state(log)
     with pytest.raises(OffsetOutOfRange, match="outside the retained log 3..4"):
         strict.poll()
-    assert _state(log) == before
+    assert log_state(log) == before
 
 
 # --- growing a topic ---------------------------------------------------------------------------------
@@ -304,7 +276,7 @@ def test_bad_topic_and_partition_input_names_the_fix_and_changes_nothing(log):
     c = log.consumer(group="g", auto_offset_reset="earliest")
     c.assign([("orders", 0)])
     c.poll()
-    before = _state(log)
+    before = log_state(log)
     cases = [
         (UnknownTopic, "create_topic\\('ordrs'", lambda: p.send("ordrs", b"x")),
         (
@@ -334,7 +306,7 @@ def test_bad_topic_and_partition_input_names_the_fix_and_changes_nothing(log):
     for error, pattern, call in cases:
         with pytest.raises(error, match=pattern):
             call()
-        assert _state(log) == before, pattern
+        assert log_state(log) == before, pattern
     assert "t0" not in log.topics and "t1" not in log.topics
 
 

@@ -15,7 +15,7 @@ from brokerlab.errors import (
 )
 from brokerlab.log import BATCHES_TO_RETAIN, Log
 from brokerlab.producer import BatchMetadata
-from test_log import _state
+from log_state import log_state
 
 
 def _log(partitions: int = 2) -> Log:
@@ -51,10 +51,10 @@ def test_a_gap_is_refused_until_the_missing_batch_arrives():
     p = log.producer()
     b1 = p.build_batch("t", [b"1"], partition=0)
     b2 = p.build_batch("t", [b"2"], partition=0)
-    before = _state(log)
+    before = log_state(log)
     with pytest.raises(OutOfOrderSequence, match="must start at sequence 0"):
         p.deliver(b2)
-    assert _state(log) == before
+    assert log_state(log) == before
     p.deliver(b1)
     b3 = p.build_batch("t", [b"3"], partition=0)
     with pytest.raises(OutOfOrderSequence, match="expected 1 .*resend the missing batch"):
@@ -141,7 +141,7 @@ def test_producer_bad_input_changes_nothing():
     p = log.producer()
     q = log.producer()
     foreign = q.build_batch("t", [b"x"], partition=0)
-    before = _state(log)
+    before = log_state(log)
     cases = [
         (InvalidArgument, "was not built by this producer", lambda: p.deliver(foreign)),
         (
@@ -162,7 +162,7 @@ def test_producer_bad_input_changes_nothing():
     for error, pattern, call in cases:
         with pytest.raises(error, match=pattern):
             call()
-        assert _state(log) == before, pattern
+        assert log_state(log) == before, pattern
     p.close()
     with pytest.raises(ConsumerClosed, match="closed"):
         p.send("t", b"x")

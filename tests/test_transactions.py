@@ -9,12 +9,7 @@ from hypothesis import strategies as st
 from brokerlab.clock import VirtualClock
 from brokerlab.errors import NotAssigned, ProducerFenced, TransactionStateError
 from brokerlab.log import ControlMarker, Log
-from test_log import _state
-
-
-@pytest.fixture
-def clock():
-    return VirtualClock()
+from log_state import log_state
 
 
 @pytest.fixture
@@ -173,7 +168,7 @@ def test_transaction_calls_in_the_wrong_state_change_nothing(log):
     c.subscribe(["in"])
     other = log.consumer(group="h")
     other.assign([("in", 1)])
-    before = _state(log)
+    before = log_state(log)
     with pytest.raises(TransactionStateError, match="init_transactions"):
         p.begin_transaction()
     p.init_transactions()
@@ -188,7 +183,7 @@ def test_transaction_calls_in_the_wrong_state_change_nothing(log):
         p.begin_transaction()
     with pytest.raises(NotAssigned, match="in-1 is not assigned"):
         p.send_offsets_to_transaction({("in", 1): 3}, log.consumer(group="g2"))
-    assert _state(log) == before
+    assert log_state(log) == before
     p.send("out", b"ok", partition=0)  # no sequence number was wasted by the refusals
     p.commit_transaction()
     with pytest.raises(TransactionStateError, match="no transactional_id"):
