@@ -953,13 +953,11 @@ class Queue:
         if now >= self._next_due:
             self._advance(now)
         e = self._inflight.get(tag)
-        if e is None or (delivery.__class__ is str and not self._handle_matches(delivery, e)):
+        late = e is None or (delivery.__class__ is str and not self._handle_matches(delivery, e))
+        if late:
             e = self._late_record(delivery, tag)
-            if requeue:  # visible again already: settling the handle is all there is to do
-                del self._late[tag]
-            else:
-                self._remove(e, None)
-                self._kill(e, "rejected", now)
+        if requeue and late:  # visible again already: settling the handle is all there is to do
+            del self._late[tag]
         elif requeue:
             self._return(e, now, "nack")
         else:
