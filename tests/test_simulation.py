@@ -30,10 +30,6 @@ MIX = {
 }
 
 
-def kinds(run, kind):
-    return [e for e in run.history if e.kind == kind]
-
-
 def one(fault, mode="at-least-once", messages=1, **kw):
     """A run with one scheduled fault."""
     return simulate(
@@ -107,12 +103,12 @@ def test_the_history_round_trips_through_jsonl(tmp_path):
 
 def test_crash_before_processing():
     alo = one(Fault("crash_before_processing", msg="m1"))
-    assert [e.get("when") for e in kinds(alo, "crash")] == ["before processing"]
-    assert len(kinds(alo, "redeliver")) == 1 and len(kinds(alo, "process")) == 1
+    assert [e.get("when") for e in alo.history.of_kind("crash")] == ["before processing"]
+    assert len(alo.history.of_kind("redeliver")) == 1 and len(alo.history.of_kind("process")) == 1
     assert alo.counts["lost"] == 0 and alo.counts["duplicated"] == 0
-    assert kinds(alo, "restart")  # the consumer came back
+    assert alo.history.of_kind("restart")  # the consumer came back
     amo = one(Fault("crash_before_processing", msg="m1"), "at-most-once")
-    assert amo.counts["lost"] == 1 and not kinds(amo, "process")
+    assert amo.counts["lost"] == 1 and not amo.history.of_kind("process")
     assert amo.report.lost[0].what == "acked"
 
 
@@ -128,10 +124,10 @@ def test_crash_after_processing():
 
 def test_lost_ack_closes_the_connection_and_the_message_comes_back():
     alo = one(Fault("lost_ack", msg="m1"))
-    lost = kinds(alo, "lost")
+    lost = alo.history.of_kind("lost")
     assert [(e.actor, e.get("what")) for e in lost] == [("consumer-1", "ack")]
     assert alo.counts["duplicated"] == 1
-    assert not kinds(alo, "crash")  # the process did not crash, its connection dropped
+    assert not alo.history.of_kind("crash")  # the process did not crash, its connection dropped
     amo = one(Fault("lost_ack", msg="m1"), "at-most-once")
     assert amo.ok and amo.counts == alo.counts | {"duplicated": 0}
     eo = one(Fault("lost_ack", msg="m1"), "exactly-once")
@@ -140,13 +136,13 @@ def test_lost_ack_closes_the_connection_and_the_message_comes_back():
 
 def test_producer_retry_after_a_lost_confirm():
     alo = one(Fault("producer_retry", msg="m1"))
-    assert [e.get("attempt") for e in kinds(alo, "publish")] == [1, 2]
+    assert [e.get("attempt") for e in alo.history.of_kind("publish")] == [1, 2]
     assert alo.counts["duplicated"] == 1
     amo = one(Fault("producer_retry", msg="m1"), "at-most-once")
-    assert len(kinds(amo, "publish")) == 1  # an at-most-once producer never retries
+    assert len(amo.history.of_kind("publish")) == 1  # an at-most-once producer never retries
     fifo = one(Fault("producer_retry", msg="m1"), producers=Producers(idempotent=True))
     assert fifo.counts["duplicated"] == 0
-    assert kinds(fifo, "confirm")[-1].get("deduplicated") is True
+    assert fifo.history.of_kind("confirm")[-1].get("deduplicated") is True
 
 
 def test_broker_restart_durable_and_not():
@@ -154,7 +150,7 @@ def test_broker_restart_durable_and_not():
     durable = simulate(
         Scenario(messages=3, consumers=Consumers(processing_time=0.5), faults=schedule)
     )
-    assert kinds(durable, "restart")[0].actor == "broker"
+    assert durable.history.of_kind("restart")[0].actor == "broker"
     assert durable.counts["lost"] == 0 and durable.counts["processed"] == 3
     transient = simulate(
         Scenario(
@@ -164,20 +160,20 @@ def test_broker_restart_durable_and_not():
             faults=schedule,
         )
     )
-    dropped = [e for e in kinds(transient, "lost") if e.get("what") == "message"]
+    dropped = [e for e in transient.history.of_kind("lost") if e.get("what") == "message"]
     assert dropped and transient.counts["lost"] == len(dropped)
     assert transient.report.lost[0].what == "dropped"
 
 
 def test_broker_restart_at_a_time():
     run = simulate(Scenario(messages=5, faults=[Fault("broker_restart", at=0.25)]))
-    assert [e.time for e in kinds(run, "restart") if e.actor == "broker"] == [0.25]
+    assert [e.time for e in run.history.of_kind("restart") if e.actor == "broker"] == [0.25]
     assert run.ok
 
 
 def test_network_delay_reorders_a_key():
     run = simulate(Scenario(messages=3, faults=[Fault("network_delay", msg="m1", delay=0.5)]))
-    assert [e.msg for e in kinds(run, "process")] == ["m2", "m3", "m1"]
+    assert [e.msg for e in run.history.of_kind("process")] == ["m2", "m3", "m1"]
     assert run.counts["out_of_order"] >= 1 and run.counts["lost"] == 0
     assert not run.report.ok("per-key-order")
 
@@ -186,13 +182,13 @@ def test_duplicate_delivery_breaks_at_most_once_but_not_exactly_once():
     amo = one(Fault("duplicate_delivery", msg="m1"), "at-most-once")
     assert amo.counts["duplicated"] == 1
     eo = one(Fault("duplicate_delivery", msg="m1"), "exactly-once")
-    assert eo.ok and len(kinds(eo, "deliver")) == 2
+    assert eo.ok and len(eo.history.of_kind("deliver")) == 2
 
 
 def test_poison_message_is_dead_lettered_after_the_delivery_limit():
     run = one(Fault("poison_message", msg="m1"), broker=BrokerSetup(max_receive_count=3))
-    assert len(kinds(run, "deliver")) == 3
-    [dead] = kinds(run, "dead_letter")
+    assert len(run.history.of_kind("deliver")) == 3
+    [dead] = run.history.of_kind("dead_letter")
     assert dead.get("reason") == "delivery_limit"
     assert run.counts["dead_lettered"] == 1 and run.counts["lost"] == 0
     assert len(run.errors) == 3 and "PoisonMessage" in run.errors[0].error
@@ -214,7 +210,7 @@ def test_a_handler_can_reject_a_poison_message_at_once():
             faults=[Fault("poison_message", msg="m1")],
         )
     )
-    assert [e.get("reason") for e in kinds(run, "dead_letter")] == ["rejected"]
+    assert [e.get("reason") for e in run.history.of_kind("dead_letter")] == ["rejected"]
     assert not run.errors and run.counts["processed"] == 1
 
 
@@ -235,7 +231,7 @@ def test_a_learner_handler_that_raises_is_recorded_not_fatal():
     run = simulate(Scenario(messages=2, consumers=Consumers(handler=broken)))
     assert run.errors and run.errors[0].error == "KeyError: 'customer'"
     assert "test_simulation.py" in run.errors[0].where
-    crash = kinds(run, "crash")[0]
+    crash = run.history.of_kind("crash")[0]
     assert crash.get("when") == "handler raised" and crash.get("error") == "KeyError: 'customer'"
     assert run.counts["duplicated"] == 2  # processed, never acked, redelivered...
     assert run.stopped == "settled"
@@ -358,7 +354,7 @@ def test_the_handler_sees_the_delivery_and_a_context():
         ("m2", "bob", 2, "consumer-1"),
     ]
     assert seen[0][4].startswith("Context(consumer-1, m1, t=")
-    assert kinds(run, "process")[0].get("value") == "row written"
+    assert run.history.of_kind("process")[0].get("value") == "row written"
 
 
 def test_the_dedup_store_is_atomic_with_remember_and_survives_crashes():
@@ -391,7 +387,7 @@ def test_fanout_exchange_gives_every_queue_every_message():
             seed=5,
         )
     )
-    groups = {e.get("group") for e in kinds(run, "process")}
+    groups = {e.get("group") for e in run.history.of_kind("process")}
     assert groups == {"q1", "q2"}
     assert run.counts["processed"] == 8 and run.ok
 
@@ -405,14 +401,14 @@ def test_direct_exchange_splits_keys_between_queues():
         )
     )
     by_group = {}
-    for e in kinds(run, "process"):
+    for e in run.history.of_kind("process"):
         by_group.setdefault(e.get("group"), set()).add(e.key)
     assert by_group == {"q1": {"k1"}, "q2": {"k2"}}
 
 
 def test_competing_consumers_share_a_queue_round_robin():
     run = simulate(Scenario(messages=6, consumers=Consumers(count=3, processing_time=1.0)))
-    assert [e.actor for e in kinds(run, "process")][:3] == [
+    assert [e.actor for e in run.history.of_kind("process")][:3] == [
         "consumer-1",
         "consumer-2",
         "consumer-3",

@@ -24,10 +24,6 @@ from brokerlab.simulation import (
 LOG = BrokerSetup(kind="log", partitions=3)
 
 
-def kinds(run, kind):
-    return [e for e in run.history if e.kind == kind]
-
-
 def log_run(faults=(), mode="at-least-once", messages=4, **kw):
     consumers = kw.pop("consumers", Consumers(mode=mode))
     return simulate(
@@ -50,11 +46,11 @@ def test_builtin_log_handlers():
 def test_a_clean_log_run_partitions_by_key_and_commits_offsets():
     run = log_run(messages=9, producers=Producers(keys=3), consumers=Consumers(count=2))
     assert run.ok and run.counts["processed"] == 9 and not run.errors
-    rebalances = kinds(run, "rebalance")
+    rebalances = run.history.of_kind("rebalance")
     assert [e.get("reason") for e in rebalances] == ["consumer-1 joined", "consumer-2 joined"]
-    for e in kinds(run, "deliver"):  # the log's own partitioner: murmur2 of the key
+    for e in run.history.of_kind("deliver"):  # the log's own partitioner: murmur2 of the key
         assert e.partition == partition_for_key(e.key.encode(), 3)
-    commits = kinds(run, "commit")
+    commits = run.history.of_kind("commit")
     assert commits and all(c.partition is not None and c.offset >= 1 for c in commits)
     assert not problems(run.history)
     assert run.report.ok("per-partition-order") and run.report.ok("offsets")
@@ -74,11 +70,11 @@ def test_same_log_scenario_same_history():
 
 def test_crash_before_processing_on_a_log():
     alo = log_run([Fault("crash_before_processing", msg="m1")], messages=2)
-    crash = kinds(alo, "crash")[0]
+    crash = alo.history.of_kind("crash")[0]
     assert crash.get("when") == "before processing"
     assert alo.ok and alo.counts["processed"] == 2
     # the crashed member stays in the group until its session times out
-    expiry = [e for e in kinds(alo, "rebalance") if "session timeout" in e.get("reason")]
+    expiry = [e for e in alo.history.of_kind("rebalance") if "session timeout" in e.get("reason")]
     assert expiry and expiry[0].time == pytest.approx(
         crash.time + SESSION_TIMEOUT_MS / 1000, abs=0.01
     )
@@ -93,7 +89,7 @@ def test_crash_after_processing_on_a_log():
     eo = log_run([Fault("crash_after_processing", msg="m1")], "exactly-once", messages=2)
     assert eo.ok and eo.counts["duplicated"] == 0 and eo.counts["processed"] == 2
     # the transaction left open by the crash was fenced, so its effect never counted
-    assert len(kinds(eo, "process")) == 2
+    assert len(eo.history.of_kind("process")) == 2
     outcomes = [o.outcome for o in eo.broker.transactions.outcomes]
     assert outcomes == ["fenced", "committed", "committed"]
 
@@ -109,7 +105,7 @@ def test_a_rebalance_in_the_middle_of_a_batch():
         faults=[Fault("rebalance", msg="m3")],
     )
     alo = simulate(Scenario(consumers=consumers, **setup))
-    reasons = [e.get("reason") for e in kinds(alo, "rebalance")]
+    reasons = [e.get("reason") for e in alo.history.of_kind("rebalance")]
     assert any("max.poll.interval.ms" in r for r in reasons)
     assert any("CommitFailed" in n for n in alo.notes)
     assert alo.counts["lost"] == 0 and alo.counts["duplicated"] >= 1
@@ -121,9 +117,9 @@ def test_a_rebalance_in_the_middle_of_a_batch():
 
 def test_a_lost_commit_makes_the_member_rejoin():
     alo = log_run([Fault("lost_ack", msg="m1")], messages=2)
-    [lost] = kinds(alo, "lost")
+    [lost] = alo.history.of_kind("lost")
     assert (lost.actor, lost.get("what")) == ("consumer-1", "commit")
-    assert any("left (close)" in e.get("reason") for e in kinds(alo, "rebalance"))
+    assert any("left (close)" in e.get("reason") for e in alo.history.of_kind("rebalance"))
     assert alo.counts["duplicated"] == 1 and alo.counts["lost"] == 0
     eo = log_run([Fault("lost_ack", msg="m1")], "exactly-once", messages=2)
     assert eo.ok and eo.counts["duplicated"] == 0
@@ -132,11 +128,11 @@ def test_a_lost_commit_makes_the_member_rejoin():
 def test_producer_retries_on_a_log_with_and_without_idempotence():
     fault = [Fault("producer_retry", msg="m1")]
     idem = log_run(fault, messages=2)  # Kafka's default: idempotent
-    confirms = [e for e in kinds(idem, "confirm") if e.msg == "m1"]
+    confirms = [e for e in idem.history.of_kind("confirm") if e.msg == "m1"]
     assert [c.get("deduplicated") for c in confirms] == [True]
     assert idem.counts["duplicated"] == 0
     plain = log_run(fault, messages=2, producers=Producers(idempotent=False))
-    offsets = sorted({e.offset for e in kinds(plain, "deliver") if e.msg == "m1"})
+    offsets = sorted({e.offset for e in plain.history.of_kind("deliver") if e.msg == "m1"})
     assert len(offsets) == 2  # the record is in the log twice
     assert plain.counts["duplicated"] == 1
     eo_plain = log_run(fault, "exactly-once", messages=2, producers=Producers(idempotent=False))
@@ -151,8 +147,8 @@ def test_network_delay_on_a_log_holds_back_the_requests_behind_it():
         messages=3,
         broker=BrokerSetup(kind="log", partitions=1),
     )
-    assert [e.msg for e in kinds(run, "process")] == ["m1", "m2", "m3"]
-    arrivals = [e.time for e in kinds(run, "confirm")]
+    assert [e.msg for e in run.history.of_kind("process")] == ["m1", "m2", "m3"]
+    arrivals = [e.time for e in run.history.of_kind("confirm")]
     assert arrivals == sorted(arrivals) and arrivals[1] - arrivals[0] < 0.01
     assert run.ok and run.report.ok("per-key-order")
 
@@ -164,11 +160,11 @@ def test_a_lost_confirm_breaks_the_producer_connection_and_resends_in_order():
         broker=BrokerSetup(kind="log", partitions=1),
         producers=Producers(rate=1000),  # several batches in flight at once
     )
-    lost = [e.msg for e in kinds(run, "lost") if e.get("what") == "confirm"]
+    lost = [e.msg for e in run.history.of_kind("lost") if e.get("what") == "confirm"]
     assert "m2" in lost and len(lost) > 1  # the responses around it were lost too
-    resent = [e.msg for e in kinds(run, "publish") if e.get("attempt") == 2]
+    resent = [e.msg for e in run.history.of_kind("publish") if e.get("attempt") == 2]
     assert resent == lost  # every unconfirmed batch, in order
-    waited = [e for e in kinds(run, "publish") if e.msg == "m4"]
+    waited = [e for e in run.history.of_kind("publish") if e.msg == "m4"]
     assert waited[0].time >= 1.0  # nothing new is sent on a broken connection
     assert run.counts["duplicated"] == 0  # the idempotent producer's resends were dropped
     assert run.report.ok("per-partition-order")
@@ -176,7 +172,7 @@ def test_a_lost_confirm_breaks_the_producer_connection_and_resends_in_order():
 
 def test_broker_restart_on_a_log_keeps_the_records():
     run = log_run([Fault("broker_restart", msg="m2")], messages=4)
-    assert [e.actor for e in kinds(run, "restart")][0] == "broker"
+    assert [e.actor for e in run.history.of_kind("restart")][0] == "broker"
     assert run.ok and run.counts["processed"] == 4
 
 
@@ -186,7 +182,7 @@ def test_a_poison_record_goes_to_the_dead_letter_topic():
         messages=2,
         broker=BrokerSetup(kind="log", max_receive_count=2),
     )
-    [dead] = kinds(run, "dead_letter")
+    [dead] = run.history.of_kind("dead_letter")
     assert dead.get("reason") == "delivery_limit" and dead.partition == 0
     assert run.counts["dead_lettered"] == 1 and run.counts["lost"] == 0
     assert run.counts["processed"] == 1
@@ -236,7 +232,7 @@ def test_transactions_do_not_nest_and_commit_takes_a_record():
 
     run = log_run(messages=1, consumers=Consumers(handler=nested))
     assert "do not nest" in run.errors[0].error
-    assert not kinds(run, "process")  # the aborted transaction's effect never happened
+    assert not run.history.of_kind("process")  # the aborted transaction's effect never happened
 
     def odd(record, ctx):
         ctx.commit("m1")

@@ -17,10 +17,6 @@ from brokerlab.simulation import builtin_handler, compare, process_then_ack, sim
 SQS = BrokerSetup(kind="sqs")
 
 
-def kinds(run, kind):
-    return [e for e in run.history if e.kind == kind]
-
-
 def sqs(messages=1, mode="at-least-once", faults=None, broker=SQS, **kw):
     consumers = kw.pop("consumers", Consumers(mode=mode))
     return simulate(
@@ -117,9 +113,9 @@ def test_without_faults_every_message_is_received_processed_and_deleted_once():
     )
     assert run.stopped == "settled" and run.ok and not problems(run.history)
     assert run.counts["processed"] == 10 and run.counts["duplicated"] == 0
-    assert len(kinds(run, "deliver")) == len(kinds(run, "ack")) == 10
-    assert not kinds(run, "redeliver")
-    assert {e.actor for e in kinds(run, "process")} == {"consumer-1", "consumer-2"}
+    assert len(run.history.of_kind("deliver")) == len(run.history.of_kind("ack")) == 10
+    assert not run.history.of_kind("redeliver")
+    assert {e.actor for e in run.history.of_kind("process")} == {"consumer-1", "consumer-2"}
     assert run.broker.stats()["acked"] == 10 and len(run.broker) == 0
 
 
@@ -130,7 +126,7 @@ def test_a_receive_takes_up_to_receive_batch_messages_at_once():
         broker=BrokerSetup(kind="sqs", receive_batch=4, poll_interval=1.0),
         producers=Producers(rate=1000),
     )
-    times = [e.time for e in kinds(run, "deliver")]
+    times = [e.time for e in run.history.of_kind("deliver")]
     assert [times.count(t) for t in sorted(set(times))] == [4, 4, 2]
     assert times[0] == pytest.approx(1.001)  # its first poll after the messages arrived: t=1
     assert run.ok
@@ -139,8 +135,8 @@ def test_a_receive_takes_up_to_receive_batch_messages_at_once():
 def test_an_empty_receive_waits_poll_interval():
     slow = sqs(1, broker=BrokerSetup(kind="sqs", poll_interval=2.0))
     fast = sqs(1, broker=BrokerSetup(kind="sqs", poll_interval=0.01))
-    assert kinds(slow, "deliver")[0].time == pytest.approx(2.001)
-    assert kinds(fast, "deliver")[0].time == pytest.approx(0.011)
+    assert slow.history.of_kind("deliver")[0].time == pytest.approx(2.001)
+    assert fast.history.of_kind("deliver")[0].time == pytest.approx(0.011)
 
 
 def test_same_seed_same_history_bytes():
@@ -192,13 +188,13 @@ def test_a_lost_delete_comes_back_after_the_visibility_timeout_as_a_duplicate():
         faults=[Fault("lost_ack", msg="m1")],
         broker=BrokerSetup(kind="sqs", visibility_timeout=10),
     )
-    [lost] = kinds(run, "lost")
+    [lost] = run.history.of_kind("lost")
     assert (lost.msg, lost.get("what"), lost.actor) == ("m1", "ack", "consumer-1")
-    [again] = kinds(run, "redeliver")
-    first = kinds(run, "deliver")[0]
+    [again] = run.history.of_kind("redeliver")
+    first = run.history.of_kind("deliver")[0]
     assert again.msg == "m1" and again.get("reason") == "visibility timeout"
     assert again.time == pytest.approx(first.time - 0.001 + 10)  # received at deliver - latency
-    assert not kinds(run, "crash")  # the process goes on with its next message
+    assert not run.history.of_kind("crash")  # the process goes on with its next message
     [dup] = run.report.duplicated
     assert dup.msg == "m1" and "after a redelivery" in dup.reason
     assert again in dup.events
@@ -212,14 +208,14 @@ def test_a_crashed_consumers_messages_stay_invisible_until_the_timeout():
         broker=BrokerSetup(kind="sqs", visibility_timeout=20, receive_batch=3),
         producers=Producers(rate=1000),
     )
-    [crash] = kinds(run, "crash")
+    [crash] = run.history.of_kind("crash")
     assert crash.get("when") == "after processing"
-    again = kinds(run, "redeliver")
+    again = run.history.of_kind("redeliver")
     # the whole batch it held comes back when the timeout runs out, not when it crashed
     assert sorted(e.msg for e in again) == ["m1", "m2", "m3"]
-    received = kinds(run, "deliver")[0].time - 0.001
+    received = run.history.of_kind("deliver")[0].time - 0.001
     assert [e.time for e in again] == pytest.approx([received + 20] * 3)
-    assert kinds(run, "restart")[0].time < again[0].time
+    assert run.history.of_kind("restart")[0].time < again[0].time
     assert [d.msg for d in run.report.duplicated] == ["m1"]
     assert run.counts["lost"] == 0
 
@@ -233,7 +229,7 @@ def test_at_most_once_loses_a_message_on_a_crash_after_the_delete():
 def test_at_most_once_survives_a_lost_delete_the_message_comes_back():
     run = sqs(1, mode="at-most-once", faults=[Fault("lost_ack", msg="m1")])
     assert run.counts["processed"] == 1 and run.counts["lost"] == 0
-    assert kinds(run, "redeliver")[0].get("reason") == "visibility timeout"
+    assert run.history.of_kind("redeliver")[0].get("reason") == "visibility timeout"
 
 
 def test_processing_longer_than_the_visibility_timeout_duplicates():
@@ -246,9 +242,9 @@ def test_processing_longer_than_the_visibility_timeout_duplicates():
     )
     [dup] = run.report.duplicated
     assert dup.msg == "m2" and "after a redelivery" in dup.reason
-    [again] = kinds(run, "redeliver")
+    [again] = run.history.of_kind("redeliver")
     assert (again.msg, again.get("reason")) == ("m2", "visibility timeout")
-    late = [a for a in kinds(run, "ack") if a.get("stale")]
+    late = [a for a in run.history.of_kind("ack") if a.get("stale")]
     assert [(a.msg, a.actor) for a in late] == [("m2", "consumer-1")]  # SQS: success, no delete
     assert any("out-of-date receipt handle" in n for n in run.notes)
     assert run.counts["lost"] == 0 and run.broker.stats()["acked"] == 2
@@ -261,9 +257,9 @@ def test_work_always_longer_than_the_timeout_repeats_until_the_dlq():
         broker=BrokerSetup(kind="sqs", visibility_timeout=1, max_receive_count=3),
         consumers=Consumers(count=2, processing_time=1.5),
     )
-    assert len(kinds(run, "process")) == 3  # every receive did the work; no delete counted
-    assert [a.get("stale") for a in kinds(run, "ack")] == [True, True, True]
-    assert [e.get("reason") for e in kinds(run, "dead_letter")] == ["delivery_limit"]
+    assert len(run.history.of_kind("process")) == 3  # every receive did the work; no delete counted
+    assert [a.get("stale") for a in run.history.of_kind("ack")] == [True, True, True]
+    assert [e.get("reason") for e in run.history.of_kind("dead_letter")] == ["delivery_limit"]
     assert run.counts["duplicated"] == 1 and run.counts["dead_lettered"] == 1
 
 
@@ -275,7 +271,7 @@ def test_exactly_once_effect_comes_from_the_consumers_store():
         broker=slow,
         consumers=Consumers(count=2, mode="exactly-once", processing_time=1.5),
     )
-    assert kinds(run, "redeliver") and run.ok and run.counts["processed"] == 3
+    assert run.history.of_kind("redeliver") and run.ok and run.counts["processed"] == 3
 
 
 def test_dead_lettered_after_max_receive_count_receives():
@@ -284,11 +280,11 @@ def test_dead_lettered_after_max_receive_count_receives():
         faults={"poison_message": 1.0},
         broker=BrokerSetup(kind="sqs", visibility_timeout=10, max_receive_count=3),
     )
-    assert len(kinds(run, "deliver")) == 3
-    [dead] = kinds(run, "dead_letter")
+    assert len(run.history.of_kind("deliver")) == 3
+    [dead] = run.history.of_kind("dead_letter")
     assert dead.get("reason") == "delivery_limit"
-    assert dead.time == pytest.approx(kinds(run, "deliver")[-1].time - 0.001 + 10)
-    assert len(kinds(run, "redeliver")) == 2
+    assert dead.time == pytest.approx(run.history.of_kind("deliver")[-1].time - 0.001 + 10)
+    assert len(run.history.of_kind("redeliver")) == 2
     assert run.counts["dead_lettered"] == 1 and run.counts["lost"] == 0
     assert all("PoisonMessage" in e.error for e in run.errors)
 
@@ -308,9 +304,9 @@ def test_a_handler_can_reject_to_the_dlq_or_make_a_message_visible_again():
     run = sqs(
         2, faults=[Fault("poison_message", msg="m1")], consumers=Consumers(handler=reject_poison)
     )
-    [dead] = kinds(run, "dead_letter")
+    [dead] = run.history.of_kind("dead_letter")
     assert (dead.msg, dead.get("reason")) == ("m1", "rejected")
-    [again] = kinds(run, "redeliver")
+    [again] = run.history.of_kind("redeliver")
     assert (again.msg, again.get("reason")) == ("m2", "nack")
     assert again.time < 1  # at once, not after the visibility timeout
     assert not problems(run.history) and run.counts["lost"] == 0
@@ -325,7 +321,7 @@ def test_a_handler_that_never_deletes_sees_the_message_again():
         broker=BrokerSetup(kind="sqs", visibility_timeout=5, max_receive_count=2),
         consumers=Consumers(handler=forgetful),
     )
-    assert len(kinds(run, "process")) == 2 and kinds(run, "dead_letter")
+    assert len(run.history.of_kind("process")) == 2 and run.history.of_kind("dead_letter")
     assert any("without deleting it" in n for n in run.notes)
 
 
@@ -338,23 +334,29 @@ def test_duplicate_delivery_breaks_at_most_once_but_not_exactly_once():
 def test_producer_retry_duplicates_unless_the_queue_is_fifo():
     faults = [Fault("producer_retry", msg="m1")]
     standard = sqs(2, faults=faults)
-    assert [p.get("attempt") for p in kinds(standard, "publish") if p.msg == "m1"] == [1, 2]
+    assert [p.get("attempt") for p in standard.history.of_kind("publish") if p.msg == "m1"] == [
+        1,
+        2,
+    ]
     assert standard.counts["duplicated"] == 1
     fifo = sqs(2, faults=faults, producers=Producers(idempotent=True))
     assert fifo.broker.fifo and fifo.counts["duplicated"] == 0
-    assert any(e.get("deduplicated") for e in kinds(fifo, "confirm"))
+    assert any(e.get("deduplicated") for e in fifo.history.of_kind("confirm"))
 
 
 def test_broker_restart_loses_nothing_and_redelivers_nothing_early():
     run = sqs(5, faults=[Fault("broker_restart", msg="m2")], consumers=Consumers(count=2))
-    assert len(kinds(run, "restart")) == 1 and kinds(run, "restart")[0].actor == "broker"
-    assert not kinds(run, "redeliver") and not kinds(run, "crash")
+    assert (
+        len(run.history.of_kind("restart")) == 1
+        and run.history.of_kind("restart")[0].actor == "broker"
+    )
+    assert not run.history.of_kind("redeliver") and not run.history.of_kind("crash")
     assert run.counts["processed"] == 5 and run.ok
 
 
 def test_network_delay_lets_a_later_message_overtake():
     run = sqs(3, faults=[Fault("network_delay", msg="m1", delay=0.5)])
-    assert [e.msg for e in kinds(run, "process")] == ["m2", "m3", "m1"]
+    assert [e.msg for e in run.history.of_kind("process")] == ["m2", "m3", "m1"]
     assert run.report.order and run.counts["lost"] == 0
 
 
@@ -437,7 +439,7 @@ def test_headers_exchange_routes_on_the_key_header():
         )
     )
     by_group = {}
-    for e in kinds(run, "process"):
+    for e in run.history.of_kind("process"):
         by_group.setdefault(e.get("group"), set()).add(e.key)
     assert by_group == {"q1": {"k1", "k3"}, "q2": {"k2"}}
     assert run.ok and run.counts["processed"] == 6
