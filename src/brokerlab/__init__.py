@@ -72,6 +72,7 @@ _LAZY = {
     "BatchJob": "batch",
     "LambdaArchitecture": "lambda_architecture",
     "KappaArchitecture": "lambda_architecture",
+    "comparison_table": "comparison",
 }
 
 __all__ = [
