@@ -31,4 +31,22 @@ CASES: list[WidgetCase] = [
         "brokerlab.widgets:fair_dispatch_widget",
         {"prefetch": 5, "messages": 40},
     ),
+    WidgetCase(
+        "consumer-group rebalance",
+        "04",
+        "brokerlab.rebalance:rebalance_widget",
+        {"partitions": 12, "members": 7, "change": "crash", "assignor": "cooperative-sticky"},
+    ),
+    WidgetCase(
+        "routing playground",
+        "04",
+        "brokerlab.routing_playground:routing_playground",
+        {"exchange": "orders", "routing_key": "order.created.eu.extra.words", "headers": ""},
+    ),
+    WidgetCase(
+        "window size, grace and disorder",
+        "05",
+        "brokerlab.lateness:lateness_widget",
+        {"size": 2, "grace": 20, "disorder": 20},
+    ),
 ]

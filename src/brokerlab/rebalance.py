@@ -59,7 +59,7 @@ def rebalance(
     """The rebalance caused by one ``change`` to a group of ``members`` on ``partitions``.
 
     >>> rebalance(partitions=6, members=2, change="join", assignor="range")
-    RebalanceEvent(t=0s, 'demo' generation 3, m3 joined: m1 lost [orders-2]; m2 lost [orders-4, orders-5]; m2 got [orders-3]; m3 got [orders-4, orders-5])
+    RebalanceEvent(t=0s, 'demo' generation 3, m3 joined: m1 lost [orders-2]; m2 lost [orders-4, orders-5]; m2 got [orders-2]; m3 got [orders-4, orders-5])
     """
     from .log import Log
 
