@@ -50,6 +50,7 @@ __all__ = [
     "ComparisonTable",
     "Profile",
     "comparison_table",
+    "fidelity_notes",
     "probe",
     "profiles",
 ]
@@ -658,3 +659,16 @@ def comparison_table(systems: tuple[str, ...] | list[str] = SYSTEMS) -> Comparis
 
 
 assert [f.name for f in fields(Profile)][1:] == list(_PROBES)  # one probe per field
+
+
+def fidelity_notes(systems: tuple[str, ...] | list[str] = SYSTEMS) -> str:
+    """:data:`FIDELITY` as text: per system, what its model follows and where it differs."""
+    import textwrap
+
+    out = []
+    for system in systems:
+        follows, differs = FIDELITY[system]
+        out.append(system)
+        out += textwrap.wrap(follows, 92, initial_indent="  follows: ", subsequent_indent=" " * 11)
+        out += textwrap.wrap(differs, 92, initial_indent="  differs: ", subsequent_indent=" " * 11)
+    return "\n".join(out)
