@@ -230,6 +230,7 @@ def draw_routing(
     ys = [n - 1 - i for i in range(n)]
     mid = (n - 1) / 2
     for v, y in zip(verdicts, ys):
+        ink = "black" if v.matched else "#666666"
         ax.plot(
             [0.08, 0.17, 0.46],
             [mid, y, y],
@@ -237,47 +238,11 @@ def draw_routing(
             linestyle="-" if v.matched else "--",
             linewidth=2.2 if v.matched else 1.2,
         )
-        ax.text(
-            0.17,
-            y + 0.08,
-            v.binding,
-            ha="left",
-            va="bottom",
-            fontsize=7,
-            color="black" if v.matched else "#666666",
-        )
-        ax.text(
-            0.48,
-            y,
-            v.queue,
-            ha="left",
-            va="center",
-            fontsize=8,
-            bbox={
-                "boxstyle": "round,pad=0.25",
-                "fc": green if v.matched else "white",
-                "ec": green if v.matched else grey,
-            },
-            color="white" if v.matched else "black",
-        )
-        ax.text(
-            0.7,
-            y,
-            ("✓ " if v.matched else "✗ ") + v.why,
-            ha="left",
-            va="center",
-            fontsize=7.5,
-            color="black" if v.matched else "#666666",
-        )
-    ax.text(
-        0.0,
-        mid,
-        exchange or "exchange",
-        ha="center",
-        va="center",
-        fontsize=8,
-        bbox={"boxstyle": "round,pad=0.3", "fc": OKABE_ITO["orange"], "ec": OKABE_ITO["orange"]},
-    )
+        ax.text(0.17, y + 0.08, v.binding, ha="left", va="bottom", fontsize=7, color=ink)
+        _label(ax, 0.48, y, v.queue, green if v.matched else "white", green if v.matched else grey)
+        mark = "✓ " if v.matched else "✗ "
+        ax.text(0.7, y, mark + v.why, ha="left", va="center", fontsize=7.5, color=ink)
+    _label(ax, 0.0, mid, exchange or "exchange", OKABE_ITO["orange"], OKABE_ITO["orange"], "center")
     ax.set_xlim(-0.08, 1.3)
     ax.set_ylim(-0.6, max(n - 1, 0) + 0.6)
     reached = sorted({v.queue for v in verdicts if v.matched})
@@ -286,6 +251,20 @@ def draw_routing(
         + (", ".join(reached) if reached else "no queue (unroutable: dropped)")
     )
     return fig
+
+
+def _label(ax: Any, x: float, y: float, text: str, face: str, edge: str, ha: str = "left") -> None:
+    """A name in a rounded box (a queue, the exchange); white text on a filled box."""
+    ax.text(
+        x,
+        y,
+        text,
+        ha=ha,
+        va="center",
+        fontsize=8,
+        color="white" if face not in ("white", OKABE_ITO["orange"]) else "black",
+        bbox={"boxstyle": "round,pad=0.25", "fc": face, "ec": edge},
+    )
 
 
 def routing_playground() -> Any:
