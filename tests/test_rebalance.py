@@ -72,6 +72,8 @@ def test_bad_input_names_the_parameter():
         rebalance(assignor="fastest")
     with pytest.raises(BrokerError, match="partitions"):
         rebalance(partitions=0)
+    with pytest.raises(BrokerError, match="members"):
+        crash_lag(members=0)
 
 
 def test_the_drawing_outlines_and_arrows_every_move():

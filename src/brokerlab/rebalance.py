@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from .consumer_group import ASSIGNORS, RebalanceEvent
-from .errors import InvalidArgument, check_choice, check_range
+from .errors import check_choice, check_range
 from .plots import OKABE_ITO, figure_and_ax
 
 __all__ = [
@@ -67,8 +67,6 @@ def rebalance(
     check_range("members", members, 1, 16, "members", example=3)
     check_choice("change", change, CHANGES)
     check_choice("assignor", assignor, tuple(ASSIGNORS))
-    if change != "join" and members < 1:
-        raise InvalidArgument("members=0: a member can only leave a group that has one.")
     log = Log()
     log.create_topic("orders", partitions)
     consumers = []
@@ -173,6 +171,8 @@ def crash_lag(
     from .log import Log
 
     check_range("seconds", seconds, 1, 3600, "seconds", example=120)
+    check_range("partitions", partitions, 1, 64, "partitions", example=4)
+    check_range("members", members, 1, 16, "members", example=2)
     check_range("crash_at", crash_at, 0, seconds, "seconds", example=30)
     check_range("rate", rate, 1, 1000, "records per second per partition", example=5)
     history = History()
