@@ -128,7 +128,7 @@ def show(value: Any, limit: int = 60) -> str:
     >>> show(10**400)
     'an int of 401 digits'
     >>> show("x" * 100, limit=10)
-    "'xxxxxxxxx..."
+    "'xxxxxxxx..."
     """
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
         digits = len(str(abs(value))) if value.bit_length() < 10_000 else None
