@@ -190,12 +190,13 @@ def property_name(prop: str) -> str:
     """The canonical name of a property (``"exactly_once effect"`` -> ``"exactly-once"``)."""
     if not isinstance(prop, str):
         raise InvalidType(
-            f"property={prop!r} is a {type(prop).__name__}: pass one of {', '.join(PROPERTIES)}."
+            f"property={show(prop)} is a {type(prop).__name__}: pass one of "
+            f"{', '.join(PROPERTIES)}."
         )
     name = _ALIASES.get(prop.strip().lower().replace("_", "-").replace(" ", "-"))
     if name is None:
         raise InvalidArgument(
-            f"property={prop!r} is not a property: use one of {', '.join(PROPERTIES)}."
+            f"property={show(prop)} is not a property: use one of {', '.join(PROPERTIES)}."
         )
     return name
 
@@ -296,9 +297,10 @@ class Report:
     def anomalies(self, kind: str | None = None) -> list[Anomaly]:
         """Every anomaly (or those of one kind), lost first, in a fixed order."""
         if kind is not None:
-            if kind not in ANOMALY_KINDS:
+            if not isinstance(kind, str) or kind not in ANOMALY_KINDS:
                 raise InvalidArgument(
-                    f"kind={kind!r} is not an anomaly kind: use one of {', '.join(ANOMALY_KINDS)}."
+                    f"kind={show(kind)} is not an anomaly kind: use one of "
+                    f"{', '.join(ANOMALY_KINDS)}."
                 )
             return list(getattr(self, kind))
         return [a for k in ANOMALY_KINDS for a in getattr(self, k)]
@@ -318,6 +320,7 @@ class Report:
 
     def summary(self, limit: int = 3) -> str:
         """A few lines of plain text: each verdict with its reason, then the first anomalies."""
+        _check_limit(limit)
         lines = [
             f"{_n(self.events, 'event')}, {_n(self.messages, 'message')}, {self.processed} processed"
         ]
@@ -1444,6 +1447,11 @@ _BREAKS = {
 
 def violations(report: Report, property: str) -> list[Anomaly]:  # noqa: A002
     """The anomalies in ``report`` that break ``property`` (empty if it holds)."""
+    if not isinstance(report, Report):
+        raise InvalidType(
+            f"report={show(report)} is a {type(report).__name__}: pass the Report that "
+            "check(history) returned."
+        )
     prop = property_name(property)
     found = [a for kind in _BREAKS[prop] for a in getattr(report, kind)]
     if prop == "per-key-order":
@@ -1490,6 +1498,11 @@ def minimal_core(
     """
     prop = property_name(property)
     _check_history(history)
+    if anomaly is not None and not isinstance(anomaly, Anomaly):
+        raise InvalidType(
+            f"anomaly={show(anomaly)} is a {type(anomaly).__name__}: pass one of the Anomaly "
+            f"objects of violations(check(history), {prop!r}), or None."
+        )
     validate(history)
     found = violations(check(history), prop)
     if not found:
