@@ -280,7 +280,9 @@ def changed(e, **fields):
         (lambda h: changed(h.record(0, "c", "crash"), actor=""), "not a non-empty string"),
         (lambda h: changed(h.record(0, "c", "crash"), time=float("nan")), "not a finite number"),
         (
-            lambda h: changed(h.record(0, "c", "deliver", "m1", partition=0, offset=0), partition=-1),
+            lambda h: changed(
+                h.record(0, "c", "deliver", "m1", partition=0, offset=0), partition=-1
+            ),
             "whole number",
         ),
         (

@@ -129,9 +129,7 @@ def test_log_with_history_records_retention_of_unread_records_only():
 def test_fanout_dead_letter_in_one_queue_does_not_hide_a_loss_in_the_other():
     s = Scenario(
         messages=1,
-        broker=BrokerSetup(
-            kind="exchange", exchange_type="fanout", queues=2, max_receive_count=1
-        ),
+        broker=BrokerSetup(kind="exchange", exchange_type="fanout", queues=2, max_receive_count=1),
         consumers=Consumers(mode="at-most-once"),
         faults=[
             Fault("lost_ack", msg="m1", delivery=2),

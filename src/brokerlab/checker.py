@@ -22,11 +22,14 @@ Definitions
 -----------
 
 Every definition is per message id ``msg`` and per *group* (see the conventions in
-:mod:`brokerlab.history`: without ``group=`` there is one default group). "Effect" means a
-``process`` event. The order of events is their order in the history (their ``index``); times
-only label them. A message is meant for every group that handled it (was delivered it, acked
-it, processed it) and for every group that reads its partition; with one group, for that group.
-A message that was never published (only possible with ``strict=False``) is judged neither lost
+:mod:`brokerlab.history`: without ``group=`` there is one default group), and each group is
+judged on its own. "Effect" means a ``process`` event. The order of events is their order in
+the history (their ``index``); times only label them. A message is meant for every group that
+handled it (was delivered it, acked it, processed it), every group its events name (a dead
+letter in queue ``q1`` names ``group="q1"``) and every group that reads its partition; if none,
+for every group. A partition is named by its topic and number (``info["topic"]``, None if not
+recorded): partition 0 of topic ``a`` and partition 0 of topic ``b`` are two partitions. A
+message that was never published (only possible with ``strict=False``) is judged neither lost
 nor unfinished.
 
 ``duplicated``
@@ -42,7 +45,9 @@ nor unfinished.
     - the group **committed past** it: the group's *last* commit on the message's partition is
       greater than the message's offset (a commit is the next offset to read);
     - the broker **dropped** it: a ``lost`` event with ``what="message"`` (a non-durable queue
-      restarted, an overflow with nowhere to dead-letter);
+      restarted; retention, a TTL or an overflow with nowhere to dead-letter, a purge; a log's
+      retention deleted the record before the group read it). A drop that names a group
+      (``group=...``) is a drop for that group only; one that names none, for every group;
     - it was **lost on the wire**: every publish attempt has a ``lost`` event with
       ``what="publish"``, and nothing shows that any attempt reached the broker (no confirm,
       delivery, ...).
@@ -53,9 +58,11 @@ nor unfinished.
     has unfinished messages; they are *not* lost, and they break no guarantee.
 
 ``dead_lettered``
-    Every message with a ``dead_letter`` event, with its reason (``info["reason"]``). A
+    Every message with a ``dead_letter`` event, with its reason (``info["reason"]``), once per
+    group its dead letters name (``group=...``; None for those that name none). A
     dead-lettered message is set aside on purpose, so if it was never processed it is listed here
-    and *not* counted as lost.
+    and *not* counted as lost in that group (a dead letter naming no group: in any group). A
+    dead letter in queue ``q1`` of a fanout exchange says nothing about the copy in ``q2``.
 
 ``order``
     Only each message's *first* effect in a group counts (later ones are duplicates).
@@ -75,11 +82,15 @@ nor unfinished.
       (some event names a message there), so they were never delivered to the group;
     - ``delivery skipped``: a delivery past the high water over offsets that exist in the
       history, so the group jumped over messages it was never delivered;
-    - ``delivery went back``: a delivery below the position, with no crash, restart,
-      rebalance, nack, redeliver or lost event since the group's previous delivery on that
-      partition, and not marked ``redelivered`` or ``seek`` in its info. After a crash or a
-      rebalance the new owner re-reads from the committed offset: that is at-least-once working
-      as designed, not an offsets anomaly.
+    - ``delivery went back``: a delivery below the position, and not marked ``redelivered`` or
+      ``seek`` in its info, with nothing since the group's previous delivery on that partition
+      to explain it. Only events of *the same group and partition* explain it: a crash or
+      restart of one of the group's consumers, the group's rebalance (recorded by a member, by
+      the group itself as actor, or with ``group=``), a nack, redeliver or lost ack/commit of a
+      message of that partition in that group, and broker events that name no group (a broker
+      restart concerns every group). A producer's crash or another group's events explain
+      nothing. After a crash or a rebalance the new owner re-reads from the committed offset:
+      that is at-least-once working as designed, not an offsets anomaly.
 
     The first delivery or commit of a group on a partition sets where it starts: there is
     nothing to compare it with.
@@ -112,12 +123,19 @@ Counterexamples
 (greedy delta debugging), for the shortest-counterexample search; :func:`violations` lists the
 anomalies that break a property.
 
-Cost
-----
+How it reads
+------------
 
-:func:`check` is linear: one pass over the events, then one pass over the messages, with
-dictionaries only (plus a binary search per skipped-offset candidate). See
-``benchmarks/bench_checker.py``.
+:func:`check` first builds an *index* of the history (:func:`_index`): one pass that checks
+each event's fields and learns each actor's group, then one pass that checks causality and
+files every event under its message (:class:`_Message`: its events, its first publish, where
+it lives, its effects and acks per group, its dead letters and drops), plus the few views
+that span messages (first effects in order, the events offsets are followed on, commits per
+group and partition, crashes per actor). Then each property is one small function over that
+index: :func:`_lost_and_unfinished`, :func:`_duplicated`, :func:`_order_per_key`,
+:func:`_order_per_partition`, :func:`_offsets`, :func:`_dead_lettered`. Each is linear in what
+it reads (plus a sort, and a binary search per skipped-offset candidate), so the whole check is
+linear in the history. See ``benchmarks/bench_checker.py``.
 """
 
 from __future__ import annotations
@@ -671,9 +689,7 @@ def _read_fields(ix: _Index) -> list[Event]:
                 Problem(i, e, f"{show(e)} is not an Event: build histories with record().")
             )
             continue
-        why = field_problem(
-            e.time, e.actor, e.kind, e.msg, e.key, e.partition, e.offset, e.info
-        ) or _topic_problem(e)
+        why = field_problem(e.time, e.actor, e.kind, e.msg, e.key, e.partition, e.offset, e.info)
         if why is None and e.index != i:
             why = f"index={show(e.index)} is not its position {i}: build histories with record()."
         if why is not None:
@@ -699,13 +715,6 @@ def _read_fields(ix: _Index) -> list[Event]:
     return usable
 
 
-def _topic_problem(e: Event) -> str | None:
-    topic = e.get("topic")
-    if topic is None or isinstance(topic, str):
-        return None
-    return f"topic={show(topic)} is not a string: name topics with strings, e.g. 'orders'."
-
-
 def _add(ix: _Index, e: Event) -> None:
     """Add one (usable) event to the index, noting any causality problem."""
     kind = e.kind
@@ -726,13 +735,14 @@ def _add(ix: _Index, e: Event) -> None:
     if m.where is None and e.partition is not None and e.offset is not None:
         m.where = (e.get("topic"), e.partition, e.offset)
     if kind in _CONSUMER_SIDE:
-        group = ix.group_of(_consumer(e))
-        ix.consumers.add(_consumer(e))
+        consumer = _consumer(e)
+        group = ix.group_of(consumer)
+        ix.consumers.add(consumer)
+    else:
+        group = e.get("group")  # a broker event may name the group it concerns
+    if kind in _CONSUMER_SIDE or group is not None:
         ix.groups.add(group)
         m.groups.add(group)
-    elif e.get("group") is not None:
-        ix.groups.add(e.get("group"))
-        m.groups.add(e.get("group"))
     _ADD_MESSAGE_EVENT[kind](ix, e, m)
 
 
@@ -742,7 +752,11 @@ def _bad(ix: _Index, e: Event, reason: str) -> None:
 
 def _add_offset_commit(ix: _Index, e: Event) -> None:
     if e.partition is None or e.offset is None:
-        _bad(ix, e, "a commit needs partition=... and offset=... (the next offset to read), or msg=...")
+        _bad(
+            ix,
+            e,
+            "a commit needs partition=... and offset=... (the next offset to read), or msg=...",
+        )
         return
     group = ix.group_of(e.actor)
     tp = (e.get("topic"), e.partition)

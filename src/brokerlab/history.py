@@ -55,13 +55,22 @@ makes a retry a possible duplicate rather than a new message).
 groups reading one log, several queues bound to one fanout exchange), record ``group=...`` on the
 subscriber's events (``deliver``, ``process``, ``ack``, ``commit``, ``rebalance``). The checker
 then checks each group on its own. Without ``group`` everything belongs to one default group.
-An actor's group, once seen on one of its events, is assumed for its other events too.
+An actor's group, once seen on one of its own events (a consumer's ``deliver``, ``process``,
+``ack``, ``nack``, ``commit``, ``crash``, ``restart``, ``rebalance``; for a ``deliver`` recorded
+at the broker, the consumer in ``info["to"]``), is assumed for its other events too. On a
+broker's ``dead_letter``, ``redeliver`` or ``lost`` event, ``group=...`` says which group the
+event concerns (a queue of a fanout exchange dead-lettered its copy) without making the broker
+a member; such an event without ``group`` concerns every group.
+
+**Topics.** ``info["topic"]`` names the topic of a partition (a log with several topics): the
+checker takes partition 0 of two topics for two partitions.
 
 **What was lost.** ``info["what"]`` on a ``lost`` event is one of
 
 - ``"publish"``: the publish never reached the broker (a retry may still succeed);
-- ``"message"``: the broker dropped a stored message (a restart of a non-durable queue, an
-  overflow with no dead-letter queue);
+- ``"message"``: the broker dropped a stored message (a restart of a non-durable queue; an
+  expired TTL or an overflow with no dead-letter queue; the end of a queue's retention period;
+  a purge; a log's retention deleting a record not yet read), with ``info["reason"]``;
 - ``"confirm"``, ``"ack"``, ``"commit"``, ``"deliver"``: that protocol message was dropped on the
   wire; the broker still holds the message (and will, for example, redeliver it).
 
@@ -74,6 +83,13 @@ partition. On ``commit`` it is the *next* offset the group will read (Kafka's co
 
 Histories round-trip through JSON Lines (one event per line), so a run can be saved, shared and
 checked again later: :meth:`History.to_jsonl` and :meth:`History.from_jsonl`.
+
+**Checked fields.** :meth:`History.record`, :meth:`History.append` and
+:meth:`History.from_jsonl` check every field (:func:`field_problem`): ``time`` a finite int or
+float, ``actor`` a non-empty string, ``kind`` one of :data:`KINDS`, ``msg`` and ``key`` strings
+(or None), ``partition`` and ``offset`` whole numbers from 0 (or None), ``info`` a dict whose
+``group`` and ``topic`` are strings and whose ``to`` is a non-empty string. A bad field raises an
+error that names it (in a file: the line too), and nothing is recorded.
 
 **Memory.** A history can hold millions of events, so an :class:`Event` is slotted, its ``info``
 is ``None`` when empty, and a :class:`History` shares equal ``info`` dicts between events (they
@@ -220,6 +236,9 @@ def field_problem(
     group = info.get("group")
     if "group" in info and not isinstance(group, str):
         return f"group={show(group)} is not a string: name groups with strings, e.g. 'billing'."
+    topic = info.get("topic")
+    if topic is not None and not isinstance(topic, str):
+        return f"topic={show(topic)} is not a string: name topics with strings, e.g. 'orders'."
     to = info.get("to")
     if "to" in info and (not isinstance(to, str) or not to):
         return (
@@ -616,6 +635,7 @@ def _field_error(why: str, *fields: Any) -> InvalidType | InvalidArgument:
         or not isinstance(info, (dict, type(None)))
         or (isinstance(info, dict) and not isinstance(info.get("group", ""), str))
         or (isinstance(info, dict) and not isinstance(info.get("to", ""), str))
+        or (isinstance(info, dict) and not isinstance(info.get("topic", ""), (str, type(None))))
     )
     return InvalidType(why) if wrong_type else InvalidArgument(why)
 
