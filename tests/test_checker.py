@@ -297,7 +297,10 @@ def changed(e, **fields):
         (lambda h: changed(h.record(0, "c", "crash"), kind="recieve"), "not an event kind"),
         (lambda h: changed(h.record(0, "c", "crash"), info=[1]), "info=[1] is not a dict"),
         (lambda h: changed(h.record(0, "c", "crash"), index=7), "not its position 1"),
-        (lambda h: h.record(0, "c", "deliver", "m1", topic=3), "topic=3 is not a string"),
+        (
+            lambda h: changed(h.record(0, "c", "deliver", "m1"), info={"topic": 3}),
+            "topic=3 is not a string",
+        ),
     ],
 )
 def test_malformed_event_reasons(build, reason):
