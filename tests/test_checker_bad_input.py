@@ -120,7 +120,7 @@ def good_value(name, value) -> bool:
     if name in ("msg", "key"):
         return value is None or isinstance(value, str)
     if name in ("partition", "offset"):
-        return value is None or (number and isinstance(value, int) and value >= 0)
+        return value is None or (number and isinstance(value, int) and 0 <= value < 2**63)
     if name == "group":
         return isinstance(value, str)
     return isinstance(value, str) and value != ""  # to

@@ -272,7 +272,8 @@ class Problem(NamedTuple):
     reason: str
 
     def __str__(self) -> str:
-        return f"event #{self.index} {self.event!r}: {self.reason}"
+        quoted = repr(self.event) if isinstance(self.event, Event) else show(self.event)
+        return f"event #{self.index} {quoted}: {self.reason}"
 
 
 class Report:
@@ -1051,7 +1052,7 @@ def _let_go(ix: _Index, m: _Message, group: Any) -> Anomaly | None:
             m.id,
             f"dropped by {drop.actor} at t={drop.time:g} (#{drop.index}) before it was processed"
             + _in_group(group)
-            + (f" ({why})" if why else ""),
+            + (f" ({_plain(why)})" if why else ""),
             mine,
             "dropped",
             group,
@@ -1252,7 +1253,7 @@ def _reset_scope(ix: _Index, e: Event) -> tuple[Any, Any] | None:
     m = ix.messages.get(e.msg) if e.msg is not None else None
     tp = None if m is None else m.tp
     if kind in ("crash", "restart"):
-        if actor in ix.consumers:
+        if actor in ix.consumers or actor in ix.group_of_actor:
             return (ix.group_of(actor), None)
         if actor in ix.producers:
             return None

@@ -185,7 +185,8 @@ def time_problem(t: Any, name: str = "time") -> str | None:
 
 
 def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """A whole number from 0 that fits Kafka's 64-bit offsets."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
 def field_problem(
@@ -227,7 +228,7 @@ def field_problem(
         if value is not None and not _whole(value):
             return (
                 f"{prefix}{name}={show(value)} is not a whole number >= 0 (or None): partitions "
-                "and offsets are whole numbers from 0."
+                "and offsets are whole numbers from 0 to 2**63 - 1."
             )
     if info is None:
         return None
