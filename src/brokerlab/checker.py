@@ -602,7 +602,7 @@ class _Message:
 
 
 class _Index:
-    """The views the properties read, built by :func:`_index` in one pass over the events."""
+    """The views the properties read, built by :func:`_index` (two passes over the events)."""
 
     def __init__(self, events: list[Event]) -> None:
         self.events = events

@@ -184,9 +184,12 @@ def time_problem(t: Any, name: str = "time") -> str | None:
     return None
 
 
+_WHOLE_LIMIT = 2**63  # offsets and partitions fit Kafka's 64-bit integers
+
+
 def _whole(value: Any) -> bool:
     """A whole number from 0 that fits Kafka's 64-bit offsets."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _WHOLE_LIMIT
 
 
 def field_problem(
@@ -207,6 +210,21 @@ def field_problem(
     Only what each field holds on its own is checked here; how the events of a history fit
     together (time order, causality) is the checker's :func:`~brokerlab.checker.problems`.
     """
+    if (  # the usual case, answered in one expression (record() is called for every event)
+        type(kind) is str
+        and kind in _KIND_SET
+        and type(time) in (float, int)
+        and -_FLOAT_MAX <= time <= _FLOAT_MAX
+        and type(actor) is str
+        and actor
+        and (msg is None or type(msg) is str)
+        and (key is None or type(key) is str)
+        and (partition is None or (type(partition) is int and 0 <= partition < _WHOLE_LIMIT))
+        and (offset is None or (type(offset) is int and 0 <= offset < _WHOLE_LIMIT))
+        and (not info or ("group" not in info and "to" not in info and "topic" not in info))
+    ):
+        return None
+    # Otherwise, field by field, to name the first one that is wrong.
     if not isinstance(kind, str) or kind not in _KIND_SET:
         return f"{prefix}kind={show(kind)} is not an event kind: use one of {', '.join(KINDS)}."
     why = time_problem(time, prefix + "time")
