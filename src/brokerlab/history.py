@@ -184,6 +184,7 @@ def time_problem(t: Any, name: str = "time") -> str | None:
     return None
 
 
+_CHECKED_INFO = frozenset(("group", "to", "topic"))  # the info fields the checker reads
 _WHOLE_LIMIT = 2**63  # offsets and partitions fit Kafka's 64-bit integers
 
 
@@ -221,7 +222,7 @@ def field_problem(
         and (key is None or type(key) is str)
         and (partition is None or (type(partition) is int and 0 <= partition < _WHOLE_LIMIT))
         and (offset is None or (type(offset) is int and 0 <= offset < _WHOLE_LIMIT))
-        and (not info or ("group" not in info and "to" not in info and "topic" not in info))
+        and (info is None or (isinstance(info, dict) and _CHECKED_INFO.isdisjoint(info)))
     ):
         return None
     # Otherwise, field by field, to name the first one that is wrong.
