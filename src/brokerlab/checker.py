@@ -230,6 +230,8 @@ class Anomaly:
     ``"committed"``, ``"dropped"``, ``"wire"``; for ``order``: ``"key"`` or ``"partition"``; for
     ``offsets``: ``"commit went back"``, ``"commit skipped"``, ``"delivery skipped"``,
     ``"delivery went back"``; for ``dead_lettered``: the reason). ``reason`` is one readable line.
+    ``group`` is the group it happened in (None: the default group), ``key``, ``partition`` and
+    ``topic`` say where the message lives, when known.
     """
 
     kind: str
