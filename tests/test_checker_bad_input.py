@@ -277,4 +277,6 @@ def test_minimal_core_and_select_check_their_arguments():
         h2.to_jsonl()
     with pytest.raises(InvalidType, match="append"):
         History([1])  # type: ignore[list-item]
+    with pytest.raises(InvalidType, match="events="):
+        History(3)  # type: ignore[arg-type]
     assert Path  # (imported for the tmp_path tests above)

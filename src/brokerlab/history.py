@@ -404,6 +404,11 @@ class History:
         self.events: list[Event] = []
         self._infos: dict[tuple[Any, ...], Info] = {}  # shared read-only info dicts
         self._strings: dict[str, str] = {}  # shared strings (from files)
+        if isinstance(events, (str, bytes)) or not isinstance(events, Iterable):
+            raise InvalidType(
+                f"events={show(events)} is not an iterable of Event: pass e.g. a list of events, "
+                "or nothing for an empty history."
+            )
         for e in events:
             self.append(e)
 
