@@ -111,7 +111,9 @@ Well-formedness
 ---------------
 
 :func:`problems` lists the ways a history breaks causality (a delivery of a message never
-published, an ack by a consumer that was never delivered the message...). :func:`check` refuses
+published, an ack by a consumer that was never delivered the message...) and every field of
+the wrong type or value (``History.record`` refuses those, but events can be changed after;
+such an event is quoted in the problem and left out of the check). :func:`check` refuses
 a malformed history with :class:`~brokerlab.errors.HistoryFormatError` naming the first problems,
 unless ``strict=False`` (useful for a real-broker history that started recording after some
 messages were published); the problems are then kept in :attr:`Report.problems`.
