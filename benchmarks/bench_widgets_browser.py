@@ -57,7 +57,7 @@ def notebook(folder: Path) -> Path:
             "execution_count": None,
             "outputs": [],
             "source": f"from {c.factory.split(':')[0]} import {c.factory.split(':')[1]} as make\n"
-            "w = make()\nw.cache = 0\nw",
+            "w = make()\nw.cache = 0\nw._pictures.clear()\nw",
         }
         for c in CASES
     ]
@@ -144,6 +144,7 @@ def in_kernel(presses: int) -> dict[str, list[float]]:
     for case in CASES:
         w = factory(case)()
         w.cache = 0
+        w._pictures.clear()  # the first picture was remembered when the widget was made
         slider = next(iter(w.controls.values()))
         step = getattr(slider, "step", 1) or 1
         options = list(getattr(slider, "options", ()))  # a dropdown: step through its options
