@@ -31,4 +31,10 @@ CASES: list[WidgetCase] = [
         "brokerlab.widgets:fair_dispatch_widget",
         {"prefetch": 5, "messages": 40},
     ),
+    WidgetCase(
+        "ordering: partitions, key skew, consumers",
+        "06",
+        "brokerlab.ordering:ordering_widget",
+        {"partitions": 12, "skew": 2.0, "consumers": 12, "keys": "no key"},
+    ),
 ]
