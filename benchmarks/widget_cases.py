@@ -37,4 +37,10 @@ CASES: list[WidgetCase] = [
         "brokerlab.ordering:ordering_widget",
         {"partitions": 12, "skew": 2.0, "consumers": 12, "keys": "no key"},
     ),
+    WidgetCase(
+        "retries: failure rate, max attempts, backoff",
+        "07",
+        "brokerlab.retry:retry_widget",
+        {"failure_rate": 0.9, "max_attempts": 10, "base": 10.0, "cap": 300.0},
+    ),
 ]
