@@ -43,4 +43,18 @@ CASES: list[WidgetCase] = [
         "brokerlab.retry:retry_widget",
         {"failure_rate": 0.9, "max_attempts": 10, "base": 10.0, "cap": 300.0},
     ),
+    WidgetCase(
+        "technology selection: requirements",
+        "08",
+        "brokerlab.selection:selection_widget",
+        {
+            "replay": True,
+            "throughput": True,
+            "complex_routing": True,
+            "managed_and_simple": True,
+            "real_time_stream_processing": True,
+            "strict_ordering": True,
+            "exactly_once_effect": True,
+        },
+    ),
 ]
