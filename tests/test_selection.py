@@ -107,3 +107,12 @@ def test_claims_agree_with_the_chapter_04_comparison_table():
         for r in recommend(*asked).reasons:
             for field, value in r.claims:
                 assert getattr(profiles[r.system], field) == value, (r, field)
+            profile = profiles[r.system]
+            if r.requirement in ("replay", "real-time stream processing"):
+                assert profile.replay and profile.keeps_after_consume, r
+            if r.requirement == "complex routing":
+                assert profile.content_routing, r
+            if r.requirement == "strict ordering":
+                assert profile.ordering != "best effort", r
+            if r.requirement == "exactly-once effect" and r.system.startswith("SQS"):
+                assert profile.deduplication, r

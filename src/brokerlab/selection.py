@@ -77,7 +77,12 @@ SYSTEMS = ("Kafka", "RabbitMQ", "SQS standard", "SQS FIFO")
 # (brokerlab.comparison.Profile fields). tests/test_selection.py checks them against
 # brokerlab.comparison.profiles(), which measures them on the reference models.
 FACTS: dict[str, dict[str, Any]] = {
-    "Kafka": {"replay": True, "keeps_after_consume": True, "ordering": "per partition"},
+    "Kafka": {
+        "replay": True,
+        "keeps_after_consume": True,
+        "content_routing": False,
+        "ordering": "per partition",
+    },
     "RabbitMQ": {
         "replay": False,
         "keeps_after_consume": False,
