@@ -34,6 +34,7 @@ import random
 from typing import Any
 
 from .errors import InvalidArgument, InvalidType, check_choice, check_range
+from .plots import figure_and_ax
 
 __all__ = ["JITTERS", "backoff_delay", "backoff_schedule", "plot_backoff"]
 
@@ -111,12 +112,7 @@ def plot_backoff(
     waits so far). Without jitter the dots of all clients sit on top of each other: every retry
     is a synchronised burst. Returns the Figure.
     """
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 2.8), dpi=100)
-        fig.subplots_adjust(left=0.16, right=0.98, bottom=0.18, top=0.88)
-    fig = ax.figure
+    fig, ax = figure_and_ax(ax, (7, 2.8), (1.12, 0.14, 0.34, 0.5))
     colours = ("#0072B2", "#E69F00", "#009E73", "#CC79A7")
     for row, (jitter, colour) in enumerate(zip(JITTERS, colours)):
         xs: list[float] = []

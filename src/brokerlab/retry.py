@@ -36,6 +36,7 @@ from .checker import Report, check
 from .clock import VirtualClock
 from .errors import InvalidType, check_choice, check_range
 from .history import History
+from .plots import figure_and_ax
 from .queue import Queue
 
 __all__ = [
@@ -249,12 +250,7 @@ def plot_outcomes(run: RetryRun, ax: Any = None) -> Any:
 
     Returns the Figure.
     """
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 2.2), dpi=100)
-        fig.subplots_adjust(left=0.05, right=0.98, bottom=0.3, top=0.82)
-    fig = ax.figure
+    fig, ax = figure_and_ax(ax, (7, 2.2), (0.35, 0.14, 0.4, 0.66))
     colours = {
         "processed first time": "#009E73",
         "processed after retries": "#E69F00",
@@ -417,12 +413,7 @@ def plot_dlq_depth(story: Incident, ax: Any = None) -> Any:
 
     Returns the Figure.
     """
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 2.8), dpi=100)
-        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.18, top=0.88)
-    fig = ax.figure
+    fig, ax = figure_and_ax(ax, (7, 2.8), (0.7, 0.14, 0.34, 0.5))
     ts = [t for t, _ in story.dlq_depth] + [story.drained_at]
     ds = [d for _, d in story.dlq_depth] + [story.dlq_depth[-1][1]]
     ax.axvspan(*story.bug, color="#F0E442", alpha=0.35, label="bad deploy live")

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidArgument, InvalidType
+from .plots import figure_and_ax
 
 __all__ = [
     "COSTS",
@@ -351,12 +352,6 @@ def plot_recommendation(rec: Recommendation, ax: Any = None) -> Any:
 
     Returns the Figure.
     """
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
-        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.9)
-    fig = ax.figure
     colour = {
         "Kafka": "#0072B2",
         "RabbitMQ": "#E69F00",
@@ -371,7 +366,10 @@ def plot_recommendation(rec: Recommendation, ax: Any = None) -> Any:
         lines.append((_clip(f"note: {note}", 90), "#000000"))
     for system in rec.systems:
         lines.append((f"cost of {system}: {COST_SUMMARY[system]}", colour[system]))
-    n = max(len(lines), 1)
+    # A picture of its own is as tall as its lines; on a given ax (the widget's) the spacing is
+    # fixed, so lines do not jump about as requirements are toggled.
+    n = len(lines) if ax is None else max(len(lines), 9)
+    fig, ax = figure_and_ax(ax, (7, 0.5 + 0.3 * n), (0.07, 0.07, 0.4, 0.06))
     for i, (text, c) in enumerate(lines):
         ax.text(
             0.01, 1 - (i + 0.6) / n, text, color=c, fontsize=9, va="center", transform=ax.transAxes
@@ -403,26 +401,8 @@ def selection_widget() -> Any:
 
     from .widgets import live_figure
 
-    def reasoning(
-        ax: Any,
-        replay: bool,
-        throughput: bool,
-        complex_routing: bool,
-        managed_and_simple: bool,
-        real_time_stream_processing: bool,
-        strict_ordering: bool,
-        exactly_once_effect: bool,
-    ) -> None:
-        rec = recommend(
-            replay=replay,
-            throughput=throughput,
-            complex_routing=complex_routing,
-            managed_and_simple=managed_and_simple,
-            real_time_stream_processing=real_time_stream_processing,
-            strict_ordering=strict_ordering,
-            exactly_once_effect=exactly_once_effect,
-        )
-        plot_recommendation(rec, ax=ax)
+    def reasoning(ax: Any, **requirements: bool) -> None:
+        plot_recommendation(recommend(**requirements), ax=ax)
 
     boxes = {
         r.replace(" ", "_").replace("-", "_"): widgets.Checkbox(value=False, description=r)
