@@ -152,6 +152,7 @@ def test_runs_repeat_exactly():
         (lambda: consume_in_parallel(partitions=0), InvalidArgument, "partitions=0"),
         (lambda: consume_in_parallel(consumers=2.5), InvalidType, "consumers=2.5"),
         (lambda: consume_in_parallel(skew=-1), InvalidArgument, "skew=-1"),
+        (lambda: consume_in_parallel(split_hot=0), InvalidArgument, "split_hot=0"),
         (lambda: producer_retry(in_flight=6), InvalidArgument, "in_flight=6"),
         (lambda: producer_retry(idempotent="yes"), InvalidType, "idempotent"),
         (lambda: rebalance_mid_batch("never"), InvalidArgument, "commit='never'"),
@@ -184,3 +185,23 @@ def test_the_widget_redraws_for_its_largest_setting():
     w.controls["keys"].value = "no key"
     assert w.error.value == ""
     assert w.png.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("split", [2, 4, 6])
+def test_splitting_the_hot_key_costs_that_keys_order_and_only_that(split):
+    run = consume_in_parallel("by key", partitions=6, consumers=3, skew=2.0, split_hot=split)
+    assert sum(run.processed.values()) == run_messages(run)
+    assert {a.key for a in run.report.order if a.what == "key"} <= {"acct-01"}
+    assert run.report.ok("per-partition-order") and run.report.ok("exactly-once")
+    assert consume_in_parallel("by key", skew=2.0, split_hot=1).violations == 0
+
+
+def test_a_split_spreads_the_hot_key_over_partitions():
+    one = consume_in_parallel("by key", partitions=12, consumers=6, skew=2.0)
+    split = consume_in_parallel("by key", partitions=12, consumers=6, skew=2.0, split_hot=4)
+    assert max(split.per_partition) < max(one.per_partition)
+    assert split.throughput > one.throughput
+
+
+def run_messages(run):
+    return len(run.history.of_kind("publish"))
