@@ -93,11 +93,8 @@ def test_picture_and_widget():
 
 def test_claims_agree_with_the_chapter_04_comparison_table():
     """Every property the helper relies on is what the models measure (chapter 04's table)."""
-    comparison = pytest.importorskip(
-        "brokerlab.comparison",
-        reason="brokerlab.comparison (chapter 04's table) is not on this branch yet; the lead "
-        "removes this skip after merging it",
-    )
+    from brokerlab import comparison
+
     profiles = comparison.profiles()
     assert set(SYSTEMS) <= set(profiles)
     for system, facts in FACTS.items():
