@@ -6,7 +6,6 @@ import os
 import socket
 
 import pytest
-from live_servers import need
 
 from brokerlab.errors import BrokerError
 from brokerlab.servers import (
@@ -18,6 +17,7 @@ from brokerlab.servers import (
     start_rabbitmq_cluster,
     start_redis,
 )
+from live_servers import need
 
 
 def _alive(pid: int) -> bool:
