@@ -90,6 +90,7 @@ __all__ = [
     "LiveRun",
     "RabbitMQ",
     "RedisStreams",
+    "route_topics",
     "run_live",
     "story",
 ]
@@ -761,3 +762,93 @@ def story(history: History, msg: str | None = None) -> dict[str, tuple[str, ...]
         else:
             events.append(word)
     return {m: tuple(v) for m, v in stories.items()}
+
+
+# --- topic routing, side by side ------------------------------------------------------------------
+
+
+def _routes_reference(patterns: list[str], keys: list[str]) -> dict[str, list[str]]:
+    from .broker import Broker
+
+    b = Broker()
+    b.declare_exchange("events", "topic")
+    for p in patterns:
+        b.declare_queue(p)
+        b.bind(p, "events", p)
+    return {k: sorted(b.publish("events", k, k)) for k in keys}
+
+
+def _routes_rabbitmq(url: str, patterns: list[str], keys: list[str]) -> dict[str, list[str]]:
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        ch = conn.channel()
+        ch.exchange_delete("events")
+        ch.exchange_declare("events", "topic")
+        queues = {}
+        for p in patterns:
+            q = ch.queue_declare("", exclusive=True).method.queue  # a server-named queue
+            ch.queue_bind(q, "events", p)
+            queues[p] = q
+        ch.confirm_delivery()
+        for k in keys:
+            ch.basic_publish("events", k, k.encode())
+        got: dict[str, list[str]] = {k: [] for k in keys}
+        for p, q in queues.items():
+            while True:
+                method, _props, body = ch.basic_get(q, auto_ack=True)
+                if method is None:
+                    break
+                got[body.decode()].append(p)
+        ch.exchange_delete("events")
+        return {k: sorted(v) for k, v in got.items()}
+    finally:
+        conn.close()
+
+
+def _routes_redis(url: str, patterns: list[str], keys: list[str]) -> dict[str, list[str]]:
+    import redis
+
+    r = redis.Redis.from_url(url, decode_responses=True)
+    subscribers = []
+    try:
+        for p in patterns:
+            sub = r.pubsub()
+            sub.psubscribe(p)
+            sub.get_message(timeout=1)  # the psubscribe confirmation
+            subscribers.append((p, sub))
+        for k in keys:
+            r.publish(k, k)
+        got: dict[str, list[str]] = {k: [] for k in keys}
+        for p, sub in subscribers:
+            while True:
+                m = sub.get_message(timeout=0.2)
+                if m is None:
+                    break
+                if m["type"] == "pmessage":
+                    got[m["data"]].append(p)
+        return {k: sorted(v) for k, v in got.items()}
+    finally:
+        for _p, sub in subscribers:
+            sub.close()
+        r.close()
+
+
+def route_topics(
+    patterns: list[str], keys: list[str], *, rabbitmq: str | None = None, redis: str | None = None
+) -> dict[str, dict[str, list[str]]]:
+    """Which binding patterns each routing key reaches: ``{broker: {key: [patterns]}}``.
+
+    On the reference broker and on RabbitMQ, one queue is bound to a topic exchange with each
+    pattern (``*`` one word, ``#`` zero or more). Redis has no exchanges: the nearest thing is
+    Pub/Sub's ``PSUBSCRIBE``, whose patterns are *globs* (``*`` any run of characters, dots
+    included; ``#`` is an ordinary character), so the same patterns route differently there.
+    Pass a server's URL to include it.
+    """
+    out = {"reference": _routes_reference(patterns, keys)}
+    if rabbitmq is not None:
+        out["RabbitMQ"] = _routes_rabbitmq(rabbitmq, patterns, keys)
+    if redis is not None:
+        out["Redis (PSUBSCRIBE)"] = _routes_redis(redis, patterns, keys)
+    return out

@@ -141,6 +141,18 @@ def _tail(log: Path, lines: int = 15) -> str:
     return "\nIts log ends with:\n" + "\n".join(text) if text else ""
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+    """Linux: have the kernel SIGKILL this process when the process that started it dies, so a
+    notebook kernel or test run that is killed leaves no server behind (prctl PR_SET_PDEATHSIG;
+    it survives exec)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _signal_group(proc: subprocess.Popen | None, sig: int) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -213,6 +225,7 @@ class _Server:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopped as one
+            preexec_fn=_die_with_parent,
         )
 
     def _closed(self) -> None:
@@ -330,6 +343,7 @@ class _Epmd:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
 
         def answers() -> bool:
@@ -407,10 +421,13 @@ class RabbitMQServer(_Server):
             # one scheduler thread, few async threads: a small node on a small machine; and
             # the inter-node (distribution) listener on loopback only
             RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=(
-                "+S 1:1 +A 4 +sbwt none +sbwtdcpu none +sbwtdio none "
+                "-noinput +S 1:1 +A 4 +sbwt none +sbwtdcpu none +sbwtdio none "
                 "-kernel inet_dist_use_interface {127,0,0,1}"
             ),
             ERL_EPMD_ADDRESS="127.0.0.1",
+            # the script then execs erl in place (no wrapper shell in between), so the node is
+            # the process started here, and dies with its parent (see _die_with_parent)
+            RABBITMQ_ALLOW_INPUT="1",
         )
         if self._epmd is not None:
             env["ERL_EPMD_PORT"] = str(self._epmd.port)
@@ -563,8 +580,10 @@ class RabbitMQCluster:
         leader's row ``leader``.
         """
         node = self.nodes[self.running()[0]]
-        out = node.ctl("quorum_status", queue, "--vhost", vhost, "--formatter", "json",
-                       tool="rabbitmq-queues")  # fmt: skip
+        # rabbitmq-queues starts an Erlang VM of its own: a second or two
+        out = node.ctl(
+            "quorum_status", queue, "--vhost", vhost, "--formatter", "json", tool="rabbitmq-queues"
+        )
         import json
 
         for row in json.loads(out):
