@@ -90,9 +90,13 @@ __all__ = [
     "LiveRun",
     "RabbitMQ",
     "RedisStreams",
+    "draw_side_by_side",
     "route_topics",
     "run_live",
+    "side_by_side",
     "story",
+    "table",
+    "who_processed",
 ]
 
 #: The faults a live run can inject (the others act on producers, the network or the broker).
@@ -852,3 +856,71 @@ def route_topics(
     if redis is not None:
         out["Redis (PSUBSCRIBE)"] = _routes_redis(redis, patterns, keys)
     return out
+
+
+# --- side by side: the reference broker and the real ones ------------------------------------------
+
+
+def side_by_side(
+    scenario: Scenario,
+    handler: Callable[..., Any] | None = None,
+    *,
+    rabbitmq: Any = None,
+    redis: Any = None,
+) -> dict[str, Run]:
+    """Run ``scenario`` on the reference broker (:func:`~brokerlab.simulation.simulate`) and
+    on each real server given (a :class:`~brokerlab.servers.RabbitMQServer` /
+    :class:`~brokerlab.servers.RedisServer`, or None to leave it out): ``{name: run}``."""
+    from .simulation import simulate
+
+    runs: dict[str, Run] = {"reference": simulate(scenario, handler)}
+    if rabbitmq is not None:
+        with RabbitMQ(rabbitmq.url) as b:
+            runs["RabbitMQ"] = run_live(scenario, b, handler)
+    if redis is not None:
+        with RedisStreams(redis.url) as b:
+            runs["Redis"] = run_live(scenario, b, handler)
+    return runs
+
+
+def table(runs: dict[str, Run]) -> str:
+    """One line per broker: its counts, and whether each message's story matches the
+    reference broker's (:func:`story`)."""
+    ref = story(runs["reference"].history)
+    lines = [f"{'broker':<10} {'lost':>4} {'duplicated':>10} {'dead-lettered':>13}  same story"]
+    for name, run in runs.items():
+        c = run.counts
+        same = "-" if name == "reference" else ("yes" if story(run.history) == ref else "NO")
+        lines.append(
+            f"{name:<10} {c['lost']:>4} {c['duplicated']:>10} {c['dead_lettered']:>13}  {same}"
+        )
+    return "\n".join(lines)
+
+
+def who_processed(runs: dict[str, Run]) -> dict[str, dict[str, list[str]]]:
+    """``{broker: {consumer: [messages it processed, in order]}}``."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for name, run in runs.items():
+        per: dict[str, list[str]] = {}
+        for e in run.history.of_kind("process"):
+            per.setdefault(e.actor, []).append(e.msg)  # type: ignore[arg-type]
+        out[name] = dict(sorted(per.items()))
+    return out
+
+
+def draw_side_by_side(runs: dict[str, Run], max_events: int = 40) -> Any:
+    """One sequence diagram per broker, side by side, each with its checker's anomalies
+    marked. Returns the Figure."""
+    from matplotlib.figure import Figure
+
+    from .diagram import draw_sequence
+    from .plots import DPI
+
+    n = len(runs)
+    fig = Figure(figsize=(min(3.3 * n, 10), 6.5), dpi=DPI)
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for ax, (name, run) in zip(axes, runs.items()):
+        draw_sequence(run.history, run.report, ax=ax, max_events=max_events)
+        ax.set_title(f"{name}\n{ax.get_title()}", fontsize=8)
+    fig.tight_layout()
+    return fig

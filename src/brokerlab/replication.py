@@ -54,7 +54,8 @@ class Failover:
     more); ``lost_confirmed`` lists confirmed messages the read did not find (the guarantee
     says: none), ``lost_unconfirmed`` the unconfirmed ones it did not find. ``leader`` is the
     index of the node that led the queue and was killed; ``killed_at`` is the number of
-    publishes sent when the nemesis struck.
+    publishes sent when the nemesis struck; ``reconnects`` how often the producer noticed a
+    broken connection and opened a new one.
     """
 
     confirms: bool
@@ -66,6 +67,7 @@ class Failover:
     lost_unconfirmed: tuple[str, ...]
     leader: int
     killed_at: int
+    reconnects: int
     history: History
     report: Report
 
@@ -74,7 +76,8 @@ class Failover:
         return (
             f"{how}: {self.published} published, {self.confirmed} confirmed, "
             f"{self.drained} read back ({self.duplicates} twice); lost: "
-            f"{len(self.lost_confirmed)} confirmed, {len(self.lost_unconfirmed)} unconfirmed"
+            f"{len(self.lost_confirmed)} confirmed, {len(self.lost_unconfirmed)} unconfirmed; "
+            f"the producer reconnected {self.reconnects} time(s)"
         )
 
     def __repr__(self) -> str:
@@ -140,6 +143,7 @@ def publish_through_failover(
     confirmed: set[str] = set()
     published: set[str] = set()
     broken = (pika.exceptions.AMQPError, OSError)
+    reconnects = 0
     timer.start()
     try:
         i = 1
@@ -157,6 +161,7 @@ def publish_through_failover(
             except broken:
                 # the connection died with the node: reconnect to a survivor
                 killed.wait(30)
+                reconnects += 1
                 conn = _connect(cluster.nodes[survivors[0]].url)
                 ch = conn.channel()
                 if confirms:
@@ -220,6 +225,7 @@ def publish_through_failover(
         lost_unconfirmed=lost_unconfirmed,
         leader=leader,
         killed_at=at_kill[0],
+        reconnects=reconnects,
         history=history,
         report=check(history),
     )

@@ -66,6 +66,8 @@ __all__ = [
     "start_rabbitmq",
     "start_rabbitmq_cluster",
     "start_redis",
+    "stop",
+    "try_start",
 ]
 
 #: How to install each server (Debian's packages).
@@ -623,3 +625,36 @@ def start_rabbitmq_cluster(
     except BaseException:
         cluster.stop()
         raise
+
+
+_STARTERS = {
+    "rabbitmq": ("rabbitmq-server", start_rabbitmq),
+    "redis": ("redis-server", start_redis),
+    "cluster": ("rabbitmq-server", start_rabbitmq_cluster),
+}
+
+
+def try_start(what: str, **options: Any) -> Any:
+    """Start ``"rabbitmq"``, ``"redis"`` or ``"cluster"`` (3 RabbitMQ nodes); on failure
+    print one line saying why (and how to install it) and return None, so a notebook goes on
+    without it."""
+    if what not in _STARTERS:
+        raise ServerError(f"what={what!r}: pass 'rabbitmq', 'redis' or 'cluster'.")
+    program, start = _STARTERS[what]
+    install = missing(program)
+    if install is not None:
+        print(f"{what}: not started, {program} is not installed here ({install}).")
+        return None
+    try:
+        return start(**options)
+    except Exception as exc:  # noqa: BLE001 - said in one line; the notebook carries on
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"{what}: could not start ({first}).")
+        return None
+
+
+def stop(*servers: Any) -> None:
+    """Stop every server or cluster given (None is skipped)."""
+    for s in servers:
+        if s is not None:
+            s.stop()
