@@ -34,6 +34,7 @@ it arrived). The checker's at-least-once verdict then reads: no confirmed messag
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,8 @@ class Failover:
     says: none), ``lost_unconfirmed`` the unconfirmed ones it did not find. ``leader`` is the
     index of the node that led the queue and was killed; ``killed_at`` is the number of
     publishes sent when the nemesis struck; ``reconnects`` how often the producer noticed a
-    broken connection and opened a new one.
+    broken connection and opened a new one, ``noticed_at`` the publish at which it first
+    noticed (None: never).
     """
 
     confirms: bool
@@ -68,6 +70,7 @@ class Failover:
     leader: int
     killed_at: int
     reconnects: int
+    noticed_at: int | None
     history: History
     report: Report
 
@@ -77,7 +80,8 @@ class Failover:
             f"{how}: {self.published} published, {self.confirmed} confirmed, "
             f"{self.drained} read back ({self.duplicates} twice); lost: "
             f"{len(self.lost_confirmed)} confirmed, {len(self.lost_unconfirmed)} unconfirmed; "
-            f"the producer reconnected {self.reconnects} time(s)"
+            f"killed at publish {self.killed_at}, the producer noticed at "
+            f"{'no publish' if self.noticed_at is None else f'publish {self.noticed_at}'}"
         )
 
     def __repr__(self) -> str:
@@ -144,6 +148,7 @@ def publish_through_failover(
     published: set[str] = set()
     broken = (pika.exceptions.AMQPError, OSError)
     reconnects = 0
+    noticed_at: int | None = None
     timer.start()
     try:
         i = 1
@@ -162,6 +167,8 @@ def publish_through_failover(
                 # the connection died with the node: reconnect to a survivor
                 killed.wait(30)
                 reconnects += 1
+                if noticed_at is None:
+                    noticed_at = sent[0]
                 conn = _connect(cluster.nodes[survivors[0]].url)
                 ch = conn.channel()
                 if confirms:
@@ -188,16 +195,24 @@ def publish_through_failover(
     ch = conn.channel()
     ch.basic_qos(prefetch_count=500)
     seen: dict[str, int] = {}
-    for method, props, _body in ch.consume(queue, inactivity_timeout=0.5):
-        if method is None:  # nothing for half a second: the queue is empty
-            break
-        msg = props.message_id
-        seen[msg] = seen.get(msg, 0) + 1
-        history.record(clock.now(), "consumer", "deliver", msg)
-        history.record(clock.now(), "consumer", "process", msg)
-        ch.basic_ack(method.delivery_tag)
-        history.record(clock.now(), "consumer", "ack", msg)
-    ch.cancel()
+    quiet = 0
+    # read until two passes a second apart find nothing (a new leader may still be settling)
+    while quiet < 2:
+        got = 0
+        for method, props, _body in ch.consume(queue, inactivity_timeout=0.5):
+            if method is None:  # nothing for half a second
+                break
+            got += 1
+            msg = props.message_id
+            seen[msg] = seen.get(msg, 0) + 1
+            history.record(clock.now(), "consumer", "deliver", msg)
+            history.record(clock.now(), "consumer", "process", msg)
+            ch.basic_ack(method.delivery_tag)
+            history.record(clock.now(), "consumer", "ack", msg)
+        ch.cancel()
+        quiet = quiet + 1 if got == 0 else 0
+        if quiet < 2:
+            time.sleep(0.5)
     conn.close()
     order = sorted(published, key=lambda m: int(m[1:]))
     lost_confirmed = tuple(m for m in order if m in confirmed and m not in seen)
@@ -226,6 +241,7 @@ def publish_through_failover(
         leader=leader,
         killed_at=at_kill[0],
         reconnects=reconnects,
+        noticed_at=noticed_at,
         history=history,
         report=check(history),
     )
