@@ -157,3 +157,17 @@ def test_story_puts_a_nack_before_its_dead_letter():
     h.record(2, "broker", "dead_letter", "m1", reason="rejected")
     h.record(2, "c", "nack", "m1", requeue=False)
     assert story(h) == {"m1": ("deliver", "nack", "dead_letter(rejected)")}
+
+
+def test_retrying_on_the_reference_broker():
+    from brokerlab.errors import OutOfRange
+
+    poison = Scenario(messages=2, faults=[Fault("poison_message", msg="m1")])
+    by_limit = simulate(poison, retrying())
+    by_consumer = simulate(poison, retrying(2))
+    assert [e.info["reason"] for e in by_limit.history.of_kind("dead_letter")] == ["delivery_limit"]
+    assert [e.info["reason"] for e in by_consumer.history.of_kind("dead_letter")] == ["rejected"]
+    delivered = [e for e in by_consumer.history.of_kind("deliver") if e.msg == "m1"]
+    assert len(delivered) == 2 and by_consumer.counts["processed"] == 1
+    with pytest.raises(OutOfRange, match="max_attempts"):
+        retrying(0)

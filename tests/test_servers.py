@@ -102,3 +102,16 @@ def test_rabbitmq_survives_sigkill_with_a_durable_queue():
         conn.close()
         pid, epmd = server.pid, server.epmd_port
     assert not _alive(pid) and not _listening(server.port) and not _listening(epmd)
+
+
+def test_try_start_says_in_one_line_what_is_missing(monkeypatch, capsys):
+    import brokerlab.servers as servers
+
+    monkeypatch.setattr(servers, "missing", lambda program: f"apt-get install -y {program}")
+    assert servers.try_start("redis") is None
+    assert capsys.readouterr().out == (
+        "redis: not started, redis-server is not installed here (apt-get install -y redis-server).\n"
+    )
+    with pytest.raises(ServerError, match="'rabbitmq', 'redis' or 'cluster'"):
+        servers.try_start("kafka")
+    servers.stop(None, None)  # nothing to stop
