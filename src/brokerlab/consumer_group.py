@@ -75,10 +75,10 @@ from .errors import (
     check_choice,
     check_range,
 )
-from .log import ConsumerRecords, TopicPartition
+from .partition import ConsumerRecords, Partition, Record, TopicPartition
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .log import Log, Partition
+    from .log import Log  # a hint only: the Log makes consumers and groups and passes itself in
 
 __all__ = [
     "ASSIGNORS",
@@ -379,7 +379,7 @@ class Group:
         owners = {tp: m for m, mem in self.members.items() for tp in mem.assignment}
         rows = []
         for tp in sorted(tps):
-            part = self._log._topics[tp.topic].partitions[tp.partition]
+            part = self._log.partition(tp)
             committed = self.committed.get(tp)
             rows.append(
                 {
@@ -767,31 +767,23 @@ class Consumer:
         if self.enable_auto_commit and now >= self._next_auto_commit:
             self._auto_commit(now)
             self._next_auto_commit = now + self.auto_commit_interval_ms / 1000.0
-        positions = self._positions
-        positions.update(updates)
-        chunks: list[tuple] = []
-        remaining = max_records
-        n = len(assigned)
+        self._positions.update(updates)
+        # Read the assigned partitions in turn, starting after the one the last poll ended on,
+        # as Kafka's fetcher does, so that no partition starves.
+        records: list[Record] = []
         committed_only = self.isolation_level == "read_committed"
-        topics = log._topics
+        n = len(assigned)
         for k in range(n):
             tp = assigned[(self._rotation + k) % n]
-            got = (
-                topics[tp.topic]
-                .partitions[tp.partition]
-                .read(positions[tp], remaining, committed_only)
+            partition = log.partition(tp)
+            got, self._positions[tp] = partition.read(
+                self._positions[tp], max_records - len(records), committed_only
             )
-            if got is None:
-                continue
-            offsets, keys, values, stamps, headers, nxt = got
-            positions[tp] = nxt
-            if offsets:
-                chunks.append((tp.topic, tp.partition, offsets, keys, values, stamps, headers))
-                remaining -= len(offsets)
-                if remaining <= 0:
-                    self._rotation = (self._rotation + k + 1) % n
-                    break
-        result = ConsumerRecords(chunks)
+            records.extend(got)
+            if len(records) >= max_records:
+                self._rotation = (self._rotation + k + 1) % n
+                break
+        result = ConsumerRecords(records)
         if log.history is not None:
             for r in result:
                 log.history.record(
@@ -832,10 +824,9 @@ class Consumer:
         """Positions to set before fetching: committed offset or reset for new partitions, reset
         for positions outside the retained log. Raises for ``auto_offset_reset='none'``."""
         updates: dict[TopicPartition, int] = {}
-        topics = self.log._topics
         group = self._group_obj
         for tp in assigned:
-            part = topics[tp.topic].partitions[tp.partition]
+            part = self.log.partition(tp)
             pos = self._positions.get(tp)
             if pos is None:
                 pos = group.committed.get(tp) if group is not None else None
@@ -875,10 +866,9 @@ class Consumer:
         self._check_usable()
         self.log._maintain()
         out: dict[TopicPartition, int | None] = {}
-        topics = self.log._topics
         group = self._group_obj
         for tp in self._assigned():
-            part = topics[tp.topic].partitions[tp.partition]
+            part = self.log.partition(tp)
             end = (
                 part.last_stable_offset
                 if self.isolation_level == "read_committed"
@@ -937,7 +927,7 @@ class Consumer:
         tps = self._tps_or_all(partitions, "seek_to_beginning()")
         for tp in tps:
             self._positions[tp] = (
-                self.log._topics[tp.topic].partitions[tp.partition].log_start_offset
+                self.log.partition(tp).log_start_offset
             )
 
     def seek_to_end(self, partitions: Iterable[tuple[str, int]] | None = None) -> None:
@@ -946,7 +936,7 @@ class Consumer:
         self.log._maintain()
         tps = self._tps_or_all(partitions, "seek_to_end()")
         for tp in tps:
-            part = self.log._topics[tp.topic].partitions[tp.partition]
+            part = self.log.partition(tp)
             self._positions[tp] = (
                 part.last_stable_offset
                 if self.isolation_level == "read_committed"
@@ -964,7 +954,7 @@ class Consumer:
         tps = self._tps_or_all(partitions, "seek_to_time()")
         for tp in tps:
             self._positions[tp] = (
-                self.log._topics[tp.topic].partitions[tp.partition].offset_for_time(timestamp_ms)
+                self.log.partition(tp).offset_for_time(timestamp_ms)
             )
 
     # --- committing ----------------------------------------------------------------------------
