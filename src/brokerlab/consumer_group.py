@@ -43,7 +43,10 @@ Deliberate simplifications, named here once:
   (and a silent member until its session expires); cooperative-sticky needs a second rebalance
   to hand out what the first one revoked. Here both rounds are one :class:`RebalanceEvent`;
 - the sticky assignors keep the same *properties* as Kafka's ``AbstractStickyAssignor``
-  (balance, minimal movement) but may choose different partitions to move;
+  (balance, minimal movement) but may choose different partitions to move. With unequal
+  subscriptions they are never less balanced than Kafka's: where Kafka stops at its
+  ``isBalanced()`` rule (no single partition can move to a member with 2 fewer), this model
+  also moves partitions along a chain of members (see :func:`sticky_assign`);
 - a commit is checked against the partitions the member owns now; Kafka checks the member's
   generation, which amounts to the same thing after a rebalance.
 
@@ -58,6 +61,7 @@ Sources: Apache Kafka documentation, *Consumer Configs* (``auto.offset.reset``,
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -156,22 +160,38 @@ def sticky_assign(
     partitions_per_topic: Mapping[str, int],
     owned: Mapping[str, Iterable[TopicPartition]] | None = None,
 ) -> Assignment:
-    """A sticky assignment: balanced, and moving as few owned partitions as possible.
+    """A sticky assignment: balanced, and moving as few owned partitions as it can.
 
     1. Every member keeps what it owned, if it still subscribes to the topic (a partition
        claimed by two members goes to the first in id order).
-    2. Partitions nobody keeps go, one by one in topic/number order, to the least-loaded
-       member subscribed to the topic (ties: member id).
-    3. While some member has at least 2 more partitions than another member that could take
-       one of them, the most loaded member hands one over (a partition it got in step 2 if it
-       has one, else its last owned one) to the least loaded such member.
+    2. Partitions nobody keeps go, one by one, to the least-loaded member subscribed to the
+       topic (ties: member id). Topics with the fewest subscribers go first, as Kafka's
+       ``GeneralAssignmentBuilder`` sorts them (``TopicComparator``), so that a member with a
+       narrow subscription is served before the members that can take anything.
+    3. While a member has at least 2 more partitions than a member it can reach, it hands one
+       over along the way: directly if the other member subscribes to one of its topics, else
+       along a chain in which each member passes one partition to the next (see
+       :func:`_balancing_chain`). Partitions a member got in this rebalance move before the
+       ones it kept.
 
-    With equal subscriptions the result is balanced within 1, and the number of owned
-    partitions taken away is the minimum possible (only the excess above the fair share).
+    The result meets Kafka's balance rule (``AbstractStickyAssignor.isBalanced()``: no
+    partition could move to a subscriber with 2 or more fewer), and more: since no chain can
+    improve it either, no other assignment of these subscriptions is better balanced. With
+    equal subscriptions the counts differ by at most 1, and the number of owned partitions
+    taken away is the minimum possible (only the excess above the fair share).
+
+    Example from issue 9 (Kafka gives each member one partition):
+
+    >>> sticky_assign({"a": ["t0", "t1", "t2"], "b": ["t0", "t1"], "c": ["t1"]},
+    ...               {"t0": 1, "t1": 1, "t2": 1})
+    {'a': [t2-0], 'b': [t0-0], 'c': [t1-0]}
 
     >>> sticky_assign({"a": ["t"], "b": ["t"], "c": ["t"]}, {"t": 6},
     ...               owned={"a": [("t", 0), ("t", 1), ("t", 2)], "b": [("t", 3), ("t", 4), ("t", 5)]})
     {'a': [t-0, t-1], 'b': [t-3, t-4], 'c': [t-2, t-5]}
+
+    Deliberate difference: Kafka moves one partition at a time (``performReassignments``), so
+    it may stop at an assignment a chain would still improve; this model takes the chain.
     """
     members = sorted(subscriptions)
     assignment = _empty(subscriptions)
@@ -180,6 +200,7 @@ def sticky_assign(
         subscribers = [m for m in members if topic in subscriptions[m]]
         for p in range(partitions_per_topic.get(topic, 0)):
             eligible[TopicPartition(topic, p)] = subscribers
+    # 1. keep what is owned
     owner: dict[TopicPartition, str] = {}
     for member in members:
         for tp in sorted(TopicPartition(*tp) for tp in (owned or {}).get(member, ())):
@@ -187,33 +208,68 @@ def sticky_assign(
                 owner[tp] = member
                 assignment[member].append(tp)
     kept = {m: set(assignment[m]) for m in members}
-    for tp, subscribers in eligible.items():
-        if tp not in owner:
-            member = min(subscribers, key=lambda m: (len(assignment[m]), m))
-            owner[tp] = member
-            assignment[member].append(tp)
-    while _move_one(assignment, eligible, kept):
-        pass
+    # 2. hand out the rest, the partitions with the fewest possible owners first
+    unowned = [tp for tp in eligible if tp not in owner]
+    for tp in sorted(unowned, key=lambda tp: (len(eligible[tp]), tp)):
+        member = min(eligible[tp], key=lambda m: (len(assignment[m]), m))
+        owner[tp] = member
+        assignment[member].append(tp)
+    # 3. balance
+    while (chain := _balancing_chain(assignment, eligible, kept)) is not None:
+        for tp, giver, taker in chain:
+            assignment[giver].remove(tp)
+            assignment[taker].append(tp)
     return {m: sorted(tps) for m, tps in assignment.items()}
 
 
-def _move_one(
+def _balancing_chain(
     assignment: Assignment, eligible: dict[TopicPartition, list[str]], kept: dict[str, set]
-) -> bool:
-    """Hand one partition from the most loaded member to a member with 2 or more fewer."""
+) -> list[tuple[TopicPartition, str, str]] | None:
+    """Moves ``(partition, from, to)`` that take one partition off the most loaded member that
+    can give one, and put one on a member with at least 2 fewer; ``None`` if there are none.
+
+    The moves form a chain: the donor gives a partition to a member subscribed to its topic,
+    that member gives one of its own to the next, and so on; only the two ends change their
+    counts. Among the chains to the least-loaded reachable member, the one that takes the
+    fewest *kept* partitions away wins, then the shortest (a search over members, cheapest
+    first, where moving a kept partition costs 1 and a new one 0).
+    """
     for donor in sorted(assignment, key=lambda m: (-len(assignment[m]), m)):
         load = len(assignment[donor])
-        # Prefer partitions the donor got in this rebalance: moving those revokes nothing.
-        candidates = [tp for tp in assignment[donor] if tp not in kept[donor]]
-        candidates += sorted((tp for tp in assignment[donor] if tp in kept[donor]), reverse=True)
-        for tp in candidates:
-            takers = [m for m in eligible[tp] if len(assignment[m]) <= load - 2]
-            if takers:
-                taker = min(takers, key=lambda m: (len(assignment[m]), m))
-                assignment[donor].remove(tp)
-                assignment[taker].append(tp)
-                return True
-    return False
+        best: dict[str, tuple[int, int]] = {donor: (0, 0)}  # member -> (kept moved, hops)
+        came_from: dict[str, tuple[str, TopicPartition]] = {}
+        queue = [(0, 0, donor)]
+        done: set[str] = set()
+        while queue:
+            cost, hops, member = heapq.heappop(queue)
+            if member in done:
+                continue
+            done.add(member)
+            for tp in _handover_order(assignment[member], kept[member]):
+                step = cost + (tp in kept[member])
+                for taker in eligible[tp]:
+                    if taker != member and (step, hops + 1) < best.get(taker, (step + 1, 0)):
+                        best[taker] = (step, hops + 1)
+                        came_from[taker] = (member, tp)
+                        heapq.heappush(queue, (step, hops + 1, taker))
+        targets = [m for m in best if len(assignment[m]) <= load - 2]
+        if targets:
+            target = min(targets, key=lambda m: (len(assignment[m]), best[m], m))
+            chain = []
+            while target != donor:
+                giver, tp = came_from[target]
+                chain.append((tp, giver, target))
+                target = giver
+            return chain[::-1]
+    return None
+
+
+def _handover_order(tps: list[TopicPartition], kept: set) -> list[TopicPartition]:
+    """The order in which a member offers its partitions: the ones it got in this rebalance
+    first (moving those revokes nothing), then the ones it kept, last first."""
+    return [tp for tp in tps if tp not in kept] + sorted(
+        (tp for tp in tps if tp in kept), reverse=True
+    )
 
 
 #: name -> (assign function, rebalance protocol)
@@ -926,9 +982,7 @@ class Consumer:
         self.log._maintain()
         tps = self._tps_or_all(partitions, "seek_to_beginning()")
         for tp in tps:
-            self._positions[tp] = (
-                self.log.partition(tp).log_start_offset
-            )
+            self._positions[tp] = self.log.partition(tp).log_start_offset
 
     def seek_to_end(self, partitions: Iterable[tuple[str, int]] | None = None) -> None:
         """Move to the end (LEO, or LSO for ``read_committed``): skip what is there now."""
@@ -953,9 +1007,7 @@ class Consumer:
         _check_int("timestamp_ms", timestamp_ms, 0, 2**63 - 1, 0)
         tps = self._tps_or_all(partitions, "seek_to_time()")
         for tp in tps:
-            self._positions[tp] = (
-                self.log.partition(tp).offset_for_time(timestamp_ms)
-            )
+            self._positions[tp] = self.log.partition(tp).offset_for_time(timestamp_ms)
 
     # --- committing ----------------------------------------------------------------------------
 
