@@ -255,8 +255,8 @@ class Broker:
         if found is None:
             known = ", ".join(repr(n) for n in table) or "none yet"
             raise error(
-                f"{kind} {name!r} does not exist{note} ({kind}s: {known}). Declare it first: "
-                f"broker.declare_{kind}({name!r}{how})."
+                f"{kind} name={name!r} does not exist{note} ({kind}s: {known}). "
+                f"Declare it first: broker.declare_{kind}({name!r}{how})."
             )
         return found
 
@@ -514,6 +514,7 @@ class Broker:
             raise InvalidType(
                 f"id={id!r} is not a non-empty str. Pass e.g. id='order-17', or leave it out."
             )
+        check_fan_out([], group, dedup_id, delay, ttl)  # the options, before routing
         targets = x._route(routing_key, headers)
         queues = [self._queues[name] for name in targets]
         check_fan_out(queues, group, dedup_id, delay, ttl)

@@ -106,6 +106,29 @@ def _empty(subscriptions: Mapping[str, Collection[str]]) -> Assignment:
     return {m: [] for m in sorted(subscriptions)}
 
 
+def _check_assignor_input(subscriptions: Any, partitions_per_topic: Any) -> None:
+    """What every assignor needs: ``{member: [topic, ...]}`` and ``{topic: partition count}``."""
+    if not isinstance(subscriptions, Mapping) or not all(
+        isinstance(m, str)
+        and isinstance(ts, Collection)
+        and not isinstance(ts, (str, bytes))
+        and all(isinstance(t, str) for t in ts)
+        for m, ts in subscriptions.items()
+    ):
+        raise InvalidType(
+            f"subscriptions={subscriptions!r} is not a dict of member id -> list of topic names. "
+            "Pass e.g. {'c0': ['orders'], 'c1': ['orders', 'payments']}."
+        )
+    if not isinstance(partitions_per_topic, Mapping) or not all(
+        isinstance(t, str) and isinstance(n, int) and not isinstance(n, bool) and n >= 0
+        for t, n in partitions_per_topic.items()
+    ):
+        raise InvalidType(
+            f"partitions_per_topic={partitions_per_topic!r} is not a dict of topic name -> "
+            "partition count (an int >= 0). Pass e.g. {'orders': 3}."
+        )
+
+
 def range_assign(
     subscriptions: Mapping[str, Collection[str]],
     partitions_per_topic: Mapping[str, int],
@@ -116,6 +139,7 @@ def range_assign(
     >>> range_assign({"c0": ["t0", "t1"], "c1": ["t0", "t1"]}, {"t0": 3, "t1": 3})
     {'c0': [t0-0, t0-1, t1-0, t1-1], 'c1': [t0-2, t1-2]}
     """
+    _check_assignor_input(subscriptions, partitions_per_topic)
     assignment = _empty(subscriptions)
     topics = sorted({t for ts in subscriptions.values() for t in ts})
     for topic in topics:
@@ -141,6 +165,7 @@ def roundrobin_assign(
     >>> roundrobin_assign({"c0": ["t0", "t1"], "c1": ["t0", "t1"]}, {"t0": 3, "t1": 3})
     {'c0': [t0-0, t0-2, t1-1], 'c1': [t0-1, t1-0, t1-2]}
     """
+    _check_assignor_input(subscriptions, partitions_per_topic)
     assignment = _empty(subscriptions)
     members = sorted(subscriptions)
     if not members:
@@ -193,6 +218,7 @@ def sticky_assign(
     Deliberate difference: Kafka moves one partition at a time (``performReassignments``), so
     it may stop at an assignment a chain would still improve; this model takes the chain.
     """
+    _check_assignor_input(subscriptions, partitions_per_topic)
     members = sorted(subscriptions)
     assignment = _empty(subscriptions)
     eligible: dict[TopicPartition, list[str]] = {}

@@ -186,6 +186,14 @@ def fault_points(
     kinds: Iterable[str], messages: int, max_delivery: int = 2, delay: float = 0.5
 ) -> list[Fault]:
     """Every place a fault of ``kinds`` can strike in a run of ``messages`` messages."""
+    for name, value in (("messages", messages), ("max_delivery", max_delivery)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidArgument(f"{name}={value!r} is not allowed: pass an int >= 1, e.g. 2.")
+    if isinstance(kinds, str) or not isinstance(kinds, Iterable):
+        raise InvalidArgument(
+            f"kinds={kinds!r} is not a list of fault names: pass e.g. ['lost_ack']."
+        )
+    kinds = [check_fault_name(k, "kinds") for k in kinds]
     points: list[Fault] = []
     for i in range(1, messages + 1):
         msg = f"m{i}"

@@ -156,6 +156,11 @@ def record_death(
 
 def death_count(message: Message, *, queue: str | None = None, reason: str | None = None) -> int:
     """How many times ``message`` died (optionally only in ``queue`` and/or for ``reason``)."""
+    if not isinstance(message, Message):
+        raise InvalidType(
+            f"message={message!r} is a {type(message).__name__}: pass a Message, e.g. one taken "
+            "from a dead-letter queue."
+        )
     return sum(
         int(d.get("count", 1))
         for d in message.deaths

@@ -94,6 +94,9 @@ __all__ = [
     "record_size",
 ]
 
+#: The most partitions a topic may have here (Kafka has no fixed limit; a course needs few).
+MAX_PARTITIONS = 10_000
+
 _TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 
 
@@ -172,7 +175,7 @@ class Log:
             raise InvalidType(
                 f"partitions={partitions!r} is a {type(partitions).__name__}: pass an int, e.g. 3."
             )
-        check_range("partitions", partitions, 1, 10_000, who="this model", example=3)
+        check_range("partitions", partitions, 1, MAX_PARTITIONS, who="this model", example=3)
         _check_retention("retention_ms", retention_ms)
         _check_retention("retention_bytes", retention_bytes)
         topic = Topic(name, partitions, retention_ms, retention_bytes)
@@ -222,6 +225,7 @@ class Log:
             raise InvalidType(
                 f"to={to!r} is a {type(to).__name__}: pass the new partition count as an int."
             )
+        check_range("to", to, 1, MAX_PARTITIONS, who="this model", example=n + 1)
         if to <= n:
             raise InvalidArgument(
                 f"to={to} is not more than the {n} partitions topic {name!r} has: Kafka can only "
@@ -251,6 +255,10 @@ class Log:
     def group(self, name: str) -> Group:
         """The consumer group ``name`` (it exists once a member joined or offsets were committed)."""
         self._maintain()
+        if not isinstance(name, str):
+            raise InvalidType(
+                f"group={name!r} is a {type(name).__name__}: a group id is a str, e.g. 'billing'."
+            )
         group = self._groups.get(name)
         if group is None:
             known = ", ".join(repr(g) for g in self._groups) or "none yet"

@@ -321,9 +321,7 @@ class Partition:
     def _add(self, key: bytes | None, value: Any, timestamp: int, headers: tuple) -> int:
         """Append one record at the end; return its offset."""
         offset = self.log_end_offset
-        self._records.append(
-            Record(self.topic, self.index, offset, key, value, timestamp, headers)
-        )
+        self._records.append(Record(self.topic, self.index, offset, key, value, timestamp, headers))
         self._bytes += record_size(key, value)
         return offset
 

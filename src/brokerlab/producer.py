@@ -416,7 +416,7 @@ class Producer:
         count = len(values)
         if not count:
             return []
-        values = [check_payload(v, "value") for v in values]
+        values = [check_payload(v, f"values[{i}]") for i, v in enumerate(values)]
         n = len(t.partitions)
         if keys is not None:
             if not isinstance(keys, (list, tuple)) or len(keys) != count:

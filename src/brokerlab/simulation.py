@@ -1817,8 +1817,24 @@ def simulate(scenario: Scenario, handler: Callable[[Any, Context], Any] | None =
 
 def compare(scenario: Scenario, modes: tuple[str, ...] = MODES) -> dict[str, Run]:
     """Run the same scenario once per delivery mode (built-in handlers): ``{mode: Run}``."""
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(
+            f"scenario={scenario!r} is a {type(scenario).__name__}: pass a Scenario, e.g. "
+            "compare(Scenario(messages=20))."
+        )
+    if isinstance(modes, str):
+        raise InvalidArgument(
+            f"modes={modes!r} is one str: pass a tuple of modes, e.g. modes=({modes!r},)."
+        )
+    if not isinstance(modes, (tuple, list)) or not modes:
+        raise InvalidArgument(
+            f"modes={modes!r} is not a non-empty tuple of modes: pass some of "
+            f"{', '.join(MODES)}, e.g. modes=('at-least-once',)."
+        )
     for m in modes:
         if m not in MODES:
-            raise InvalidArgument(f"modes: {m!r} is not a mode; use some of {', '.join(MODES)}.")
+            raise InvalidArgument(
+                f"modes={modes!r}: {m!r} is not a mode; use some of {', '.join(MODES)}."
+            )
     base = replace(scenario, consumers=replace(scenario.consumers, handler=None))
     return {m: simulate(base.with_mode(m)) for m in modes}
