@@ -61,7 +61,7 @@ from itertools import combinations
 from typing import Any
 
 from .checker import PROPERTIES, Anomaly, minimal_core, property_name, violations
-from .errors import InvalidArgument, ScenarioError
+from .errors import BrokerError, InvalidArgument, ScenarioError
 from .faults import FAULTS, Fault, check_fault_name
 from .history import History
 from .scenario import MODES, BrokerSetup, Consumers, Scenario
@@ -248,7 +248,10 @@ def shortest_counterexample(
 
     Returns a :class:`Counterexample`, or a :class:`NoCounterexample` saying what was searched.
     """
-    prop = property_name(guarantee) if isinstance(guarantee, str) else None
+    try:
+        prop = property_name(guarantee) if isinstance(guarantee, str) else None
+    except BrokerError:  # the checker names its own parameter; this call's is `guarantee`
+        prop = None
     if prop is None:
         raise InvalidArgument(
             f"guarantee={guarantee!r} is not a property: use one of {', '.join(PROPERTIES)}."
