@@ -105,12 +105,7 @@ _MODULES = (
 def _load() -> dict[str, Exercise]:
     found: dict[str, Exercise] = {}
     for name in _MODULES:
-        try:
-            module = importlib.import_module(f".{name}", __name__)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__name__}.{name}":  # listed but not written yet
-                continue
-            raise
+        module = importlib.import_module(f".{name}", __name__)
         exercise = module.EXERCISE
         if exercise.id != name:
             raise InvalidArgument(f"{name}.EXERCISE has id {exercise.id!r}; it must be {name!r}.")
