@@ -5,6 +5,10 @@
 - ``brokerlab execute [NOTEBOOK ...]`` re-executes notebooks in place, so the outputs committed
   with them are the ones nbval compares. With no arguments it runs every notebook in
   ``notebooks/`` and ``solutions/``. Run it after every change to the package.
+- ``brokerlab grade PATH.ipynb`` executes a learner's exercise notebook in a fresh kernel and
+  prints its report; it exits 0 only when the exercise passes.
+- ``brokerlab progress [FOLDER]`` shows every exercise's status in a learner's exercises folder
+  (default: the course's ``exercises/``) as a table; ``--grade`` grades each notebook afresh.
 """
 
 from __future__ import annotations
@@ -85,7 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     execute = sub.add_parser("execute", help="re-execute notebooks in place (all if none given)")
     execute.add_argument("notebooks", nargs="*", type=Path)
     execute.add_argument("--timeout", type=int, default=300, help="seconds per cell")
+    grade = sub.add_parser("grade", help="grade an exercise notebook (exit 0 if it passes)")
+    grade.add_argument("notebook", type=Path)
+    grade.add_argument("--timeout", type=int, default=120, help="seconds per cell")
+    prog = sub.add_parser("progress", help="every exercise's status in an exercises folder")
+    prog.add_argument("folder", nargs="?", type=Path, default=None)
+    prog.add_argument("--grade", action="store_true", help="execute and grade every notebook")
     args, extra = parser.parse_known_args(argv)
+    if args.command in ("grade", "progress"):
+        if extra:
+            parser.error(f"unrecognised arguments: {' '.join(extra)}")
+        return _grading(args)
     if args.command == "execute":
         if extra:
             parser.error(f"unrecognised arguments: {' '.join(extra)}")
@@ -109,6 +123,30 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("Python not found to start JupyterLab.")
         return subprocess.call(cmd, cwd=root)
     return 2  # pragma: no cover
+
+
+def _grading(args: argparse.Namespace) -> int:
+    """``brokerlab grade`` and ``brokerlab progress``."""
+    from .grading import runner
+
+    keep_home_clean()
+    if args.command == "grade":
+        if not args.notebook.exists():
+            raise SystemExit(f"{args.notebook}: no such notebook.")
+        text, passed, _, _ = runner.grade_notebook(args.notebook, timeout=args.timeout)
+        print(text)
+        return 0 if passed else 1
+    root = None
+    try:
+        root = find_course_root()
+    except SystemExit:
+        pass
+    folder = args.folder or (root / "exercises" if root else Path("."))
+    if not folder.is_dir():
+        raise SystemExit(f"{folder}: no such folder.")
+    solutions = root / "solutions" if root else None
+    print(runner.format_progress(runner.progress(folder, grade=args.grade, solutions=solutions)))
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
