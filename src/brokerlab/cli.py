@@ -4,7 +4,7 @@
   (adding ``--allow-root`` when run as root).
 - ``brokerlab execute [NOTEBOOK ...]`` re-executes notebooks in place, so the outputs committed
   with them are the ones nbval compares. With no arguments it runs every notebook in
-  ``notebooks/`` and ``solutions/``. Run it after every change to the package.
+  ``notebooks/``, ``solutions/`` and ``exercises/``. Run it after every change to the package.
 - ``brokerlab grade PATH.ipynb`` executes a learner's exercise notebook in a fresh kernel and
   prints its report; it exits 0 only when the exercise passes.
 - ``brokerlab progress [FOLDER]`` shows every exercise's status in a learner's exercises folder
@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         keep_home_clean()
         root = find_course_root()
         paths = args.notebooks or sorted(
-            p for folder in ("notebooks", "solutions") for p in (root / folder).glob("*.ipynb")
+            p
+            for folder in ("notebooks", "solutions", "exercises")
+            for p in (root / folder).glob("*.ipynb")
         )
         for path in paths:
             print(f"executing {path}", flush=True)
