@@ -468,11 +468,17 @@ def test_progress_lists_every_exercise(tmp_path):
     assert table.splitlines()[0].split() == ["exercise", "chapter", "title", "points", "status"]
 
 
-def test_progress_and_grade_refuse_missing_paths(tmp_path):
-    with pytest.raises(SystemExit):
-        cli.main(["progress", str(tmp_path / "nope")])
-    with pytest.raises(SystemExit):
-        cli.main(["grade", str(tmp_path / "nope.ipynb")])
+def test_progress_and_grade_refuse_missing_paths(tmp_path, capsys):
+    assert cli.main(["progress", str(tmp_path / "nope")]) == 2
+    assert cli.main(["grade", str(tmp_path / "nope.ipynb")]) == 2
+    err = capsys.readouterr().err
+    assert "no such folder" in err and "no such notebook" in err
+
+
+def test_progress_prints_the_table(capsys):
+    assert cli.main(["progress", str(ROOT / "solutions")]) == 0
+    out = capsys.readouterr().out
+    assert "ex02_idempotent_consumer" in out and "10/10" in out
 
 
 @pytest.mark.slow

@@ -45,9 +45,10 @@ def grade_notebook(path: str | Path, *, timeout: int = 120) -> tuple[str, bool, 
     nb = nbformat.read(path, as_version=4)
     exercise_id = exercise_id_of(path, nb)
     if exercise_id is None:
+        from ..errors import InvalidArgument
         from . import EXERCISES
 
-        raise SystemExit(
+        raise InvalidArgument(
             f"{path}: not an exercise notebook (its name is not one of {', '.join(EXERCISES)} "
             "and it has no check(...) cell)."
         )
