@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             "Targets (issue 10): a correct answer graded in at most 3 s (median), a stub in at "
             "most 1 s, a hanging answer within its first check's timeout plus 1 s (the checks "
-            "after a timeout share one more second).",
+            "after a timeout share half a second).",
             "",
         ]
         RESULTS.write_text("\n".join(lines), encoding="utf-8")
