@@ -31,4 +31,11 @@ CASES: list[WidgetCase] = [
         "brokerlab.widgets:fair_dispatch_widget",
         {"prefetch": 5, "messages": 40},
     ),
+    WidgetCase(
+        "guarantees",
+        "03",
+        "brokerlab.guarantees:guarantee_widget",
+        {"crash_probability": 0.5, "seed": 30},
+    ),
+    WidgetCase("replay", "03", "brokerlab.replay:replay_demo", {"step": 227}),
 ]

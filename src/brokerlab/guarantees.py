@@ -221,8 +221,9 @@ def plot_guarantee_counts(counts: GuaranteeCounts, ax: Any = None) -> Any:
     top = max([*lost, *dup, 1])
     ax.set_ylim(0, top * 1.25 + 0.5)
     ax.set_title(
-        f"{counts.messages} messages, one seeded fault mix (crash p={counts.crash_probability:g}, "
-        f"seed {counts.seed}): what each guarantee gives up"
+        f"Lost and duplicated per guarantee ({counts.messages} messages, crash "
+        f"p={counts.crash_probability:g}, seed {counts.seed})",
+        fontsize=11,
     )
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     return fig
@@ -234,7 +235,7 @@ def plot_guarantee_counts(counts: GuaranteeCounts, ax: Any = None) -> Any:
 def guarantee_run(
     guarantee: str = "at-least-once",
     crash_probability: float = 0.2,
-    seed: int = 1,
+    seed: int = 3,
     messages: int = 4,
     setup: str = "queue",
 ) -> Run:
@@ -254,7 +255,7 @@ def draw_guarantee(
     ax: Any = None,
     guarantee: str = "at-least-once",
     crash_probability: float = 0.2,
-    seed: int = 1,
+    seed: int = 3,
     messages: int = 4,
     *,
     legend: bool = True,
@@ -275,7 +276,9 @@ def draw_guarantee(
         ax.get_legend().remove()
     ax.set_title(
         f"{guarantee}, crash p={crash_probability:g}, seed {seed}: {c['published']} messages, "
-        f"{c['lost']} lost, {c['duplicated']} duplicated, {c['dead_lettered']} dead-lettered"
+        f"{c['lost']} lost, {c['duplicated']} duplicated, {c['dead_lettered']} dead-lettered",
+        fontsize=10,
+        pad=22,  # above the lane names
     )
     return fig
 
@@ -302,5 +305,5 @@ def guarantee_widget() -> Any:
         crash_probability=widgets.FloatSlider(
             value=0.2, min=0.0, max=0.5, step=0.05, description="crash p"
         ),
-        seed=widgets.IntSlider(value=1, min=0, max=30, description="seed"),
+        seed=widgets.IntSlider(value=3, min=0, max=30, description="seed"),
     )

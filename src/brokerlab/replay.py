@@ -96,6 +96,7 @@ __all__ = [
     "ReplayState",
     "draw_replay",
     "replay",
+    "replay_demo",
     "replay_states",
     "state_at",
 ]
@@ -830,6 +831,19 @@ def _lanes(history: History) -> tuple[list[str], str]:
     }
     broker = _Reader._broker(history.events, producers, consumers)
     return lanes_of(history, broker=broker), broker
+
+
+def replay_demo() -> Any:
+    """The replay of a run of a few dozen messages, for the widget benchmark: 30 messages, two
+    consumers, crashes before and after processing, lost acks and lost confirms (seed 3)."""
+    from .scenario import Consumers, Scenario
+    from .simulation import simulate
+
+    faults = dict.fromkeys(
+        ("crash_before_processing", "crash_after_processing", "lost_ack", "producer_retry"), 0.1
+    )
+    run = simulate(Scenario(messages=30, seed=3, consumers=Consumers(count=2), faults=faults))
+    return replay(run)
 
 
 def replay(history: History, *, window: int = 14, step: int = 0) -> Any:
