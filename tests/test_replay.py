@@ -158,8 +158,10 @@ def test_a_log_settles_below_the_commit_and_a_rebalance_gives_records_back():
     h.record(1, "c1", "deliver", "m2", partition=0, offset=1)
     h.record(2, "c1", "commit", partition=0, offset=1)
     h.record(3, "c1", "crash", "m2")
-    h.record(13, "g", "rebalance", assignment={"c2": ["t-0"]})
+    h.record(13, "g", "rebalance", assignment={"c2": ["t-0"], "c1.1": []})
     states = replay_states(h)
+    # every member is a consumer, a restarted one ("c1.1") under its process's name
+    assert [c.name for c in states[0].consumers] == ["c1", "c2"]
     assert states[4].kind == "log" and states[4].queue("p0").ready == ("m1", "m2")
     assert states[6].queue("p0").in_flight == (("m1", "c1"), ("m2", "c1"))
     assert states[7].queue("p0").settled == 1 and states[7].queue("p0").in_flight == (("m2", "c1"),)
@@ -293,3 +295,24 @@ def test_a_scheduled_fault_is_visible_at_its_step():
     s = state_at(run.history, crash.index)
     assert s.consumer("consumer-1").state == "crashed"
     assert s.effect_count("m1") == 1
+
+
+def test_the_widgets_are_registered_for_the_benchmark():
+    import importlib
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        from widget_cases import CASES
+    finally:
+        sys.path.pop(0)
+    mine = [c for c in CASES if c.chapter == "03"]
+    assert {c.name for c in mine} == {"guarantees", "replay"}
+    for case in mine:
+        module, name = case.factory.split(":")
+        w = getattr(importlib.import_module(module), name)()
+        for control, value in case.largest.items():
+            w.controls[control].value = value
+            assert w.controls[control].value == value  # within the control's range
+        assert not w.error.value

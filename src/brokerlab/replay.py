@@ -325,6 +325,7 @@ class _Partition:
 
 
 _TP = re.compile(r"(\d+)$")
+_MEMBER = re.compile(r"\.\d+$")
 
 
 class _Reader:
@@ -360,7 +361,12 @@ class _Reader:
             if e.partition is not None:
                 partitions.add(e.partition)
             if k == "rebalance":
-                for tps in (e.get("assignment") or {}).values():
+                for member, tps in (e.get("assignment") or {}).items():
+                    # a restarted Kafka consumer joins as a new member, "consumer-1.1": it is
+                    # shown under its process, "consumer-1"
+                    base = _MEMBER.sub("", str(member))
+                    if base not in producers:
+                        consumers.setdefault(base, None)
                     for tp in tps:
                         m = _TP.search(str(tp))
                         if m:
@@ -735,6 +741,7 @@ def draw_replay(
     *,
     window: int = 14,
     states: list[ReplayState] | None = None,
+    lanes: tuple[list[str], str] | None = None,
 ) -> Any:
     """Draw step ``step`` of ``history``; return the matplotlib Figure.
 
@@ -742,7 +749,8 @@ def draw_replay(
     on a yellow band), with the whole history's lanes so nothing jumps as you step. Under it,
     for the same step: each consumer's state under its lane (a coloured box with the word and
     the messages it holds), and one line per queue (ready, in flight, settled...). ``states``
-    (from :func:`replay_states`) saves recomputing the state; it must be this history's.
+    (from :func:`replay_states`) and ``lanes`` (``(lanes, broker name)``, as the widget keeps
+    them) save recomputing; they must be this history's.
     """
     from .diagram import draw_sequence
     from .plots import figure_and_ax
@@ -759,7 +767,7 @@ def draw_replay(
             "replay_states(history) of this history, or None."
         )
     state = states[step] if states is not None else state_at(history, step)
-    reader_lanes = _lanes(history)
+    reader_lanes = lanes if lanes is not None else _lanes(history)
     n_queue_lines = len(state.queues) + (1 if state.unrouted else 0) + 1
     fig, ax = figure_and_ax(ax, _FIGSIZE, margins=_MARGINS)
     lo = max(0, step + 1 - window)
@@ -770,8 +778,8 @@ def draw_replay(
     if legend is not None:  # the module docstring of brokerlab.diagram is the key; 10 ms saved
         legend.remove()
     rows = step + 1 - lo
-    lanes = [t.get_text() for t in ax.get_xticklabels()]
-    x_of = {name: i for i, name in enumerate(lanes)}
+    lane_names = [t.get_text() for t in ax.get_xticklabels()]
+    x_of = {name: i for i, name in enumerate(lane_names)}
     # the current event
     ax.axhspan(rows - 1.5, rows - 0.5, color="#F0E442", alpha=0.35, zorder=-1, linewidth=0)
     # the state panel under the diagram
@@ -814,23 +822,22 @@ def draw_replay(
         linespacing=1.5,
     )
     ax.set_ylim(y + 0.75 * n_queue_lines + 0.4, -0.9)
-    ax.set_xlim(-0.6, max(len(lanes) - 0.4, 3.5))
-    ax.set_title(f"Replay, step {step} of {len(history) - 1}: {history.events[step]!r}")
+    ax.set_xlim(-0.6, max(len(lane_names) - 0.4, 3.5))
+    ax.set_title(
+        f"Replay, step {step} of {len(history) - 1}: {history.events[step]!r}", fontsize=10, pad=20
+    )
     return fig
 
 
 def _lanes(history: History) -> tuple[list[str], str]:
-    """The whole history's lanes, and its broker's name."""
+    """The whole history's lanes (every consumer included, even one that never got a message),
+    and its broker's name."""
     from .diagram import lanes_of
 
-    producers = {e.actor: None for e in history.events if e.kind == "publish"}
-    consumers = {
-        (e.get("to", e.actor) if e.kind == "deliver" else e.actor): None
-        for e in history.events
-        if e.kind in _CLIENT_KINDS
-    }
-    broker = _Reader._broker(history.events, producers, consumers)
-    return lanes_of(history, broker=broker), broker
+    reader = _Reader(history)
+    lanes = lanes_of(history, broker=reader.broker)
+    lanes += [c for c in reader.consumer_names if c not in lanes]
+    return lanes, reader.broker
 
 
 def replay_demo() -> Any:
@@ -860,10 +867,10 @@ def replay(history: History, *, window: int = 14, step: int = 0) -> Any:
     history = _check(history)
     step = _check_step(step, history)
     states = replay_states(history)
-    lanes, broker = _lanes(history)
+    shape = _lanes(history)
 
     def replay_step(ax: Any, step: int) -> None:
-        draw_replay(history, step, ax, window=window, states=states)
+        draw_replay(history, step, ax, window=window, states=states, lanes=shape)
 
     live = live_figure(
         replay_step,
