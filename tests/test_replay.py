@@ -316,3 +316,13 @@ def test_the_widgets_are_registered_for_the_benchmark():
             w.controls[control].value = value
             assert w.controls[control].value == value  # within the control's range
         assert not w.error.value
+
+
+def test_draw_sequence_keeps_the_lanes_it_is_given():
+    from brokerlab.diagram import draw_sequence
+
+    part = handmade().select(range(2, 5))  # no producer event in this part
+    ax = draw_sequence(part, lanes=["producer", "broker", "consumer"]).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["producer", "broker", "consumer"]
+    with pytest.raises(BrokerError, match="lanes='broker' must be a list"):
+        draw_sequence(part, lanes="broker")

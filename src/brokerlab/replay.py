@@ -729,7 +729,7 @@ _STATE_COLOURS = {  # Okabe-Ito; the word is always written too
     "crashed": "#D55E00",
     "restarting": "#E69F00",
 }
-_FIGSIZE = (9.0, 5.4)  # inches: 900 x 540 px at 100 dpi
+_FIGSIZE = (8.6, 5.0)  # inches: 860 x 500 px at 100 dpi
 _MARGINS = (0.8, 0.15, 0.4, 0.1)  # left, right, top, bottom, inches
 _TEXT_ON = {"idle": "#000000", "working": "#FFFFFF", "crashed": "#FFFFFF", "restarting": "#000000"}
 
@@ -739,7 +739,7 @@ def draw_replay(
     step: int,
     ax: Any = None,
     *,
-    window: int = 14,
+    window: int = 12,
     states: list[ReplayState] | None = None,
     lanes: tuple[list[str], str] | None = None,
 ) -> Any:
@@ -759,7 +759,7 @@ def draw_replay(
     step = _check_step(step, history)
     if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 200:
         raise InvalidArgument(
-            f"window={window!r} is out of range: pass how many events to draw, 1..200, e.g. 14."
+            f"window={window!r} is out of range: pass how many events to draw, 1..200, e.g. 12."
         )
     if states is not None and len(states) != len(history):
         raise InvalidArgument(
@@ -853,7 +853,7 @@ def replay_demo() -> Any:
     return replay(run)
 
 
-def replay(history: History, *, window: int = 14, step: int = 0) -> Any:
+def replay(history: History, *, window: int = 12, step: int = 0) -> Any:
     """The replay widget: a slider over the steps of ``history`` (or of a Run).
 
     Each step shows :func:`draw_replay`: the diagram up to that event, the queues' ready and
