@@ -192,23 +192,11 @@ class ReplayState:
 
     def queue(self, name: str) -> QueueView:
         """The view of queue (or partition) ``name``."""
-        for q in self.queues:
-            if q.name == name:
-                return q
-        raise InvalidArgument(
-            f"queue={name!r} is not in this history: its queues are "
-            f"{', '.join(q.name for q in self.queues) or 'none'}."
-        )
+        return _named("queue", name, self.queues)
 
     def consumer(self, name: str) -> ConsumerView:
         """The view of consumer ``name``."""
-        for c in self.consumers:
-            if c.name == name:
-                return c
-        raise InvalidArgument(
-            f"consumer={name!r} is not in this history: its consumers are "
-            f"{', '.join(c.name for c in self.consumers) or 'none'}."
-        )
+        return _named("consumer", name, self.consumers)
 
     def effect_count(self, msg: str) -> int:
         """How many times ``msg`` took effect so far (in its group, if the history names one)."""
@@ -232,6 +220,16 @@ class ReplayState:
 
     def __repr__(self) -> str:
         return f"ReplayState(step {self.step} of {self.steps - 1}: {self.event!r})"
+
+
+def _named(what: str, name: str, views: tuple[Any, ...]) -> Any:
+    for v in views:
+        if v.name == name:
+            return v
+    raise InvalidArgument(
+        f"{what}={name!r} is not in this history: its {what}s are "
+        f"{', '.join(v.name for v in views) or 'none'}."
+    )
 
 
 # --- reading a history ----------------------------------------------------------------------------
