@@ -330,10 +330,47 @@ class _Reader:
     """Applies events one at a time; :meth:`state` takes a snapshot."""
 
     def __init__(self, history: History) -> None:
-        events = history.events
         self.history = history
-        self.steps = len(events)
-        # what the whole history says about its shape (see the module docstring)
+        self.steps = len(history.events)
+        self._survey(history.events)
+        self._start()
+
+    def _start(self) -> None:
+        """The state before the first event: every queue or partition empty, consumers idle."""
+        consumers = self.consumer_names
+        self.queues: dict[str | None, _Queue] = {}
+        self.parts: dict[tuple[str | None, int], _Partition] = {}
+        if self.log:
+            several = len(self.groups) > 1
+            for g in self.groups:
+                for p in sorted(self.partitions):
+                    name = f"{g}/p{p}" if several else f"p{p}"
+                    self.parts[(g, p)] = _Partition(name)
+            self.owner: dict[tuple[str | None, int], str | None] = {}
+        else:
+            for g in sorted(self.groups, key=lambda g: (g is not None, str(g))):
+                if (
+                    g is None
+                    and self.grouped
+                    and not any(self.group_of.get(c) is None for c in consumers)
+                ):
+                    continue
+                self.queues[g] = _Queue(self.default if g is None else g)
+            if not self.queues:
+                self.queues[None] = _Queue(self.default)
+        self.unrouted: dict[str, None] = {}
+        self.status = {c: "idle" for c in consumers}
+        self.closing: set[str] = set()
+        self.effects: dict[str, int] = {}
+        self.made: dict[str, int] = {c: 0 for c in consumers}
+        self.publish_copies: dict[str, list[tuple[_Queue, _Copy]]] = {}
+        self.order = 0
+        self.step = -1
+
+    def _survey(self, events: list[Event]) -> None:
+        """What the whole history says about its shape (see the module docstring): who
+        produces, who consumes and in which group, where each message is routed, which
+        partitions exist, which publishes the broker deduplicated, and whether it is a log."""
         self.group_of: dict[str, str | None] = {}
         producers: dict[str, None] = {}
         consumers: dict[str, None] = {}
@@ -389,35 +426,7 @@ class _Reader:
         self.consumer_names = list(consumers)
         self.groups = list(groups) or [None]
         self.default = "queue"
-        # the state
-        self.queues: dict[str | None, _Queue] = {}
-        self.parts: dict[tuple[str | None, int], _Partition] = {}
-        if self.log:
-            several = len(self.groups) > 1
-            for g in self.groups:
-                for p in sorted(partitions):
-                    name = f"{g}/p{p}" if several else f"p{p}"
-                    self.parts[(g, p)] = _Partition(name)
-            self.owner: dict[tuple[str | None, int], str | None] = {}
-        else:
-            for g in sorted(self.groups, key=lambda g: (g is not None, str(g))):
-                if (
-                    g is None
-                    and self.grouped
-                    and not any(self.group_of.get(c) is None for c in consumers)
-                ):
-                    continue
-                self.queues[g] = _Queue(self.default if g is None else g)
-            if not self.queues:
-                self.queues[None] = _Queue(self.default)
-        self.unrouted: dict[str, None] = {}
-        self.status = {c: "idle" for c in consumers}
-        self.closing: set[str] = set()
-        self.effects: dict[str, int] = {}
-        self.made: dict[str, int] = {c: 0 for c in consumers}
-        self.publish_copies: dict[str, list[tuple[_Queue, _Copy]]] = {}
-        self.order = 0
-        self.step = -1
+        self.partitions = partitions
 
     @staticmethod
     def _broker(events: list[Event], producers: dict, consumers: dict) -> str:
