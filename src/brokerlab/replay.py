@@ -817,7 +817,10 @@ def draw_replay(
         lines.append(f"unrouted: {_ids(state.unrouted)}")
     dup = state.duplicated
     effects = sum(n for _, n in state.effects)
-    lines.append(f"effects so far: {effects}" + (f", duplicated: {_ids(dup)}" if dup else ""))
+    which = f" ({_ids([m for m, _ in state.effects])})" if state.effects else ""
+    lines.append(
+        f"effects so far: {effects}{which}" + (f", duplicated: {_ids(dup)}" if dup else "")
+    )
     ax.text(
         -0.55,
         y,
