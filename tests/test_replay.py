@@ -27,30 +27,34 @@ SETUPS = {
     "direct": BrokerSetup(kind="exchange", exchange_type="direct", queues=2),
     "sqs": BrokerSetup(kind="sqs", visibility_timeout=2, receive_batch=2),
     "log": BrokerSetup(kind="log", partitions=2),
+    "queue, not durable": BrokerSetup(kind="queue", durable=False),
+    "sqs fifo": BrokerSetup(kind="sqs", visibility_timeout=2),
 }
+FIFO = {"sqs fifo"}  # producers.idempotent=True: the queue drops retried publishes
 QUEUE_FAULTS = ("crash_before_processing", "crash_after_processing", "lost_ack", "producer_retry")
 
 
-def faults_for(setup: BrokerSetup, p: float) -> dict[str, float]:
+def faults_for(setup: BrokerSetup, p: float, fifo: bool = False) -> dict[str, float]:
     faults = dict.fromkeys(QUEUE_FAULTS, p)
-    if setup.kind != "log":
-        faults["duplicate_delivery"] = p / 2
-    else:
+    if setup.kind == "log":
         faults["rebalance"] = p / 4
+    elif not fifo:  # a FIFO queue never stores a message twice
+        faults["duplicate_delivery"] = p / 2
     faults["broker_restart"] = p / 4
     return faults
 
 
 def run_of(name: str, seed: int, p: float, mode: str = "at-least-once", messages: int = 8):
     setup = SETUPS[name]
+    fifo = name in FIFO
     return simulate(
         Scenario(
             messages=messages,
             seed=seed,
             broker=setup,
-            producers=Producers(keys=2),
+            producers=Producers(keys=2, idempotent=True if fifo else None),
             consumers=Consumers(count=2, mode=mode, batch=2),
-            faults=faults_for(setup, p),
+            faults=faults_for(setup, p, fifo),
         )
     )
 
@@ -228,7 +232,8 @@ def test_a_settled_run_ends_with_nothing_held(name, mode, seed, p):
     run = run_of(name, seed, p, mode)
     last = replay_states(run.history)[-1]
     report = run.report
-    if run.stopped == "settled" and not report.unfinished:
+    silent = name in FIFO and not any(e.get("deduplicated") for e in run.history)
+    if run.stopped == "settled" and not report.unfinished and not silent:
         assert all(not q.ready and not q.in_flight for q in last.queues), last.summary()
     assert sum(n for _, n in last.effects) == len(run.history.of_kind("process"))
     assert bool(last.duplicated) == bool(report.duplicated)
@@ -326,3 +331,19 @@ def test_draw_sequence_keeps_the_lanes_it_is_given():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["producer", "broker", "consumer"]
     with pytest.raises(BrokerError, match="lanes='broker' must be a list"):
         draw_sequence(part, lanes="broker")
+
+
+def test_a_deduplicating_queue_drops_a_retry_even_when_its_confirm_is_lost():
+    h = History()
+    h.record(0, "p", "publish", "m1", attempt=1)
+    h.record(0, "p", "lost", "m1", attempt=1, what="confirm")
+    h.record(0, "p", "publish", "m2", attempt=1)
+    h.record(0, "p", "lost", "m2", attempt=1, what="confirm")
+    h.record(1, "p", "publish", "m1", attempt=2)
+    h.record(1, "p", "lost", "m1", attempt=2, what="confirm")  # silent about m1's retry
+    h.record(1, "p", "publish", "m2", attempt=2)
+    h.record(1, "p", "confirm", "m2", attempt=2, deduplicated=True)  # but this one says FIFO
+    assert state_at(h, 7).queue("queue").ready == ("m1", "m2")
+    # the same history on a standard queue (no deduplicated confirm): every retry is a copy
+    standard = History(e.copy() for e in h.events[:7])
+    assert state_at(standard, 6).queue("queue").ready == ("m1", "m2", "m1", "m2")

@@ -71,7 +71,12 @@ What a history does not say, the replay reads from later events, and says so her
   replay places a message in every queue (group) where the history ever shows it; a message the
   history never shows in any queue is listed as ``unrouted``;
 - **deduplicated publishes**: whether the broker dropped a retried publish (an SQS FIFO queue, an
-  idempotent Kafka producer) is said by that publish's confirm, a little later;
+  idempotent Kafka producer) is said by that publish's confirm, a little later. When that
+  confirm was lost too, the replay goes by what the rest of the history shows: once any confirm
+  is marked ``deduplicated``, the queue is taken to drop every publish of an id it stored less
+  than :data:`DEDUP_WINDOW` seconds before (SQS FIFO's 5 minutes). A FIFO run whose every
+  deduplicated confirm was lost cannot be told from a standard queue, and shows the retried
+  copies as ready;
 - the **queues, partitions and consumers** shown are all those the history names anywhere, so
   the picture keeps its shape as you step.
 
@@ -91,6 +96,7 @@ from .history import Event, History
 
 __all__ = [
     "CONSUMER_STATES",
+    "DEDUP_WINDOW",
     "ConsumerView",
     "QueueView",
     "ReplayState",
@@ -104,6 +110,10 @@ __all__ = [
 #: A consumer's state at a step, in the order a crash goes through them.
 CONSUMER_STATES = ("idle", "working", "crashed", "restarting")
 _CLIENT_KINDS = frozenset(("deliver", "process", "ack", "commit", "nack"))
+#: SQS FIFO's deduplication interval: a publish of an id stored less than 5 minutes before is
+#: dropped, even if the first copy was already deleted (Amazon SQS Developer Guide, "Exactly-once
+#: processing in Amazon SQS").
+DEDUP_WINDOW = 300.0
 _SHOWN_IDS = 6  # message ids listed per group in a summary line or a picture
 
 
@@ -364,6 +374,7 @@ class _Reader:
         self.effects: dict[str, int] = {}
         self.made: dict[str, int] = {c: 0 for c in consumers}
         self.publish_copies: dict[str, list[tuple[_Queue, _Copy]]] = {}
+        self.stored_at: dict[str, float] = {}  # message id -> when its first copy was stored
         self.order = 0
         self.step = -1
 
@@ -463,6 +474,10 @@ class _Reader:
             return
         if (e.msg, e.get("attempt")) in self.deduplicated:
             return  # the broker dropped this publish (its confirm says so)
+        first = self.stored_at.get(e.msg)
+        if self.deduplicated and first is not None and e.time - first < DEDUP_WINDOW:
+            return  # a deduplicating queue drops a retry of an id it already has
+        self.stored_at.setdefault(e.msg, e.time)
         if self.grouped:
             targets = [self.queues[g] for g in self.routes.get(e.msg, {}) if g in self.queues]
             if not targets:
@@ -487,6 +502,8 @@ class _Reader:
             for q, copy in self.publish_copies.pop(e.msg, []):
                 if copy.state == "ready":
                     q.take_back(copy)
+            if not any(q.copies.get(e.msg) for q in self.queues.values()):
+                self.stored_at.pop(e.msg, None)  # never stored: a retry is a first copy
         elif what == "message" and e.msg is not None and not self.log:
             for q in self.queues.values():
                 copy = q.find(e.msg, "ready") or q.find(e.msg, "in_flight")
