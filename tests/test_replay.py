@@ -347,3 +347,17 @@ def test_a_deduplicating_queue_drops_a_retry_even_when_its_confirm_is_lost():
     # the same history on a standard queue (no deduplicated confirm): every retry is a copy
     standard = History(e.copy() for e in h.events[:7])
     assert state_at(standard, 6).queue("queue").ready == ("m1", "m2", "m1", "m2")
+
+
+def test_after_a_restart_the_crashed_process_still_holds_what_sqs_hides():
+    h = History()
+    h.record(0, "producer", "publish", "m1")
+    h.record(1, "c1", "deliver", "m1")
+    h.record(1, "c1", "crash", "m1", when="before processing")
+    h.record(1.5, "c1", "restart")
+    h.record(31, "broker", "redeliver", "m1", reason="visibility timeout")
+    states = replay_states(h)
+    assert states[2].consumer("c1").holding == ("m1",)  # crashed, still counted as its
+    assert states[3].consumer("c1").state == "idle"  # the new process holds nothing...
+    assert states[3].queue("queue").in_flight == (("m1", "c1 (crashed)"),)  # ...m1 stays hidden
+    assert states[4].queue("queue").ready == ("m1",)

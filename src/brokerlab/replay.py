@@ -58,8 +58,10 @@ event                      what the replay does
                            channel is closing (crashed, lost an ack, nacked), else the one
                            delivered first (an SQS visibility timeout)
 ``dead_letter``            that copy (in flight first, else ready) is dead-lettered
-``crash`` / ``restart``    the consumer is ``crashed``, then ``restarting`` until it is back. A
-                           broker ``restart`` closes every consumer's channel
+``crash`` / ``restart``    the consumer is ``crashed``, then ``restarting`` until it is back;
+                           what the broker still counts as in flight to it then (SQS until the
+                           visibility timeout, a log until the rebalance) is held by
+                           ``<name> (crashed)``. A broker ``restart`` closes every channel
 ``rebalance``              (log) a partition that moved to another member gives back its
                            in-flight records: they are ready again, from the committed offset
 ``process``                the message took effect once more (in the consumer's group)
@@ -615,6 +617,19 @@ class _Reader:
         if e.actor in self.status:
             self.status[e.actor] = "idle"
             self.closing.discard(e.actor)
+            # What the broker still counts as held by the crashed process (an SQS message until
+            # its visibility timeout, a log's records until the rebalance) is not in the new
+            # process's hands: it stays in flight under "<name> (crashed)".
+            old = f"{e.actor} (crashed)"
+            for q in self.queues.values():
+                for copies in q.copies.values():
+                    for c in copies:
+                        if c.state == "in_flight" and c.holder == e.actor:
+                            c.holder = old
+            for part in self.parts.values():
+                for off, holder in part.held.items():
+                    if holder == e.actor:
+                        part.held[off] = old
         elif e.actor == self.broker:  # every channel closes; redeliveries follow
             self.closing.update(self.status)
 
