@@ -361,3 +361,54 @@ def test_after_a_restart_the_crashed_process_still_holds_what_sqs_hides():
     assert states[3].consumer("c1").state == "idle"  # the new process holds nothing...
     assert states[3].queue("queue").in_flight == (("m1", "c1 (crashed)"),)  # ...m1 stays hidden
     assert states[4].queue("queue").ready == ("m1",)
+
+
+_ACTORS = ["producer", "broker", "c1", "c2"]
+_EVENT = st.tuples(
+    st.sampled_from(_ACTORS),
+    st.sampled_from(
+        [
+            "publish",
+            "confirm",
+            "deliver",
+            "process",
+            "ack",
+            "commit",
+            "nack",
+            "crash",
+            "restart",
+            "redeliver",
+            "dead_letter",
+            "lost",
+            "rebalance",
+        ]
+    ),
+    st.sampled_from([None, "m1", "m2", "m3"]),
+    st.sampled_from([None, 0, 1]),  # partition (and offset) or none
+    st.sampled_from(
+        [
+            {},
+            {"what": "ack"},
+            {"what": "message"},
+            {"what": "publish"},
+            {"group": "q1"},
+            {"stale": True},
+            {"assignment": {"c1": ["t-0"]}},
+        ]
+    ),
+)
+
+
+@settings(deadline=None, max_examples=100, derandomize=True)
+@given(st.lists(_EVENT, min_size=1, max_size=25))
+def test_any_history_replays_without_error_and_conserves_copies(raw):
+    """'Any recorded history': hand-typed ones too, in any order, on a queue or a log."""
+    h = History()
+    for i, (actor, kind, msg, part, info) in enumerate(raw):
+        where = {} if part is None else {"partition": part, "offset": i % 3}
+        h.record(float(i), actor, kind, msg, **where, **info)
+    states = replay_states(h)
+    assert all(conserved(s) for s in states)
+    assert states[-1] == state_at(h, len(h) - 1)
+    if len(h) % 4 == 0:  # the picture too (a quarter of the examples: drawing is the slow part)
+        draw_replay(h, len(h) - 1, states=states)

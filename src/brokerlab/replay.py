@@ -531,6 +531,7 @@ class _Reader:
                     part.records.setdefault(e.offset, e.msg)
                     if pg == g:
                         part.held[e.offset] = who
+                        part.dead.discard(e.offset)  # read again (a seek back): in flight
             return
         q = self._queue_of(who)
         copy = q.find(e.msg, "ready")
