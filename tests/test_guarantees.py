@@ -86,7 +86,10 @@ def test_draw_guarantee_names_the_counts_of_the_run_it_draws():
     title = fig.axes[0].get_title()
     assert title.startswith("at-most-once, crash p=0.3, seed 2")
     assert f"{run.counts['lost']} lost" in title
-    assert draw_guarantee(None, legend=False).axes[0].get_legend() is None
+    compact = draw_guarantee(None, compact=True).axes[0]
+    full = draw_guarantee(None).axes[0]
+    assert compact.get_legend() is None and full.get_legend() is not None
+    assert len(compact.get_yticks()) < len(full.get_yticks())
 
 
 def test_the_widget_redraws_for_each_control():

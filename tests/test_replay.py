@@ -267,13 +267,15 @@ def test_the_widget_steps_through_every_setup(name):
     assert f"step {len(run.history) - 1} of" in w.title.value
 
 
-def test_draw_replay_draws_the_state_under_the_diagram():
+def test_draw_replay_draws_the_state_with_the_diagram():
     fig = draw_replay(handmade(), 4)
     ax = fig.axes[0]
-    texts = [t.get_text() for t in ax.texts]
-    assert "crashed\nm1" in texts
-    assert any(t.startswith("queue: 1 ready [m2], 1 in flight [m1 -> consumer]") for t in texts)
-    assert "step 4 of 12" in ax.get_title()
+    assert [t.get_text() for t in ax.texts if t.get_bbox_patch()] == ["crashed\nm1"]
+    assert ax.get_title().splitlines() == [
+        "Replay, step 4 of 12: <#4 t=0.2 consumer crash m1 when=after processing>",
+        "queue: 1 ready [m2], 1 in flight [m1 -> consumer], 0 settled",
+        "effects so far: 1 (m1)",
+    ]
 
 
 @pytest.mark.parametrize(

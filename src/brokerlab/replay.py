@@ -769,7 +769,7 @@ _STATE_COLOURS = {  # Okabe-Ito; the word is always written too
     "crashed": "#D55E00",
     "restarting": "#E69F00",
 }
-_FIGSIZE = (8.6, 5.0)  # inches: 860 x 500 px at 100 dpi
+_FIGSIZE = (8.6, 4.4)  # inches: 860 x 440 px at 100 dpi (the widget; the title is above it)
 _MARGINS = (0.8, 0.15, 0.4, 0.1)  # left, right, top, bottom, inches
 _TEXT_ON = {"idle": "#000000", "working": "#FFFFFF", "crashed": "#FFFFFF", "restarting": "#000000"}
 
@@ -785,10 +785,11 @@ def draw_replay(
 ) -> Any:
     """Draw step ``step`` of ``history``; return the matplotlib Figure.
 
-    On top: the sequence diagram of the last ``window`` events up to the step (the current one
-    on a yellow band), with the whole history's lanes so nothing jumps as you step. Under it,
-    for the same step: each consumer's state under its lane (a coloured box with the word and
-    the messages it holds), and one line per queue (ready, in flight, settled...). ``states``
+    The title says the step and its event, then one line per queue (ready, in flight,
+    settled...) and the effects so far. Under it, the sequence diagram of the last ``window``
+    events up to the step (the current one on a yellow band), with the whole history's lanes so
+    nothing jumps as you step, and under each consumer's lane its state at that step (a
+    coloured box with the word and the messages it holds). ``states``
     (from :func:`replay_states`) and ``lanes`` (``(lanes, broker name)``, as the widget keeps
     them) save recomputing; they must be this history's.
     """
@@ -808,8 +809,13 @@ def draw_replay(
         )
     state = states[step] if states is not None else state_at(history, step)
     reader_lanes = lanes if lanes is not None else _lanes(history)
-    n_queue_lines = len(state.queues) + (1 if state.unrouted else 0) + 1
-    fig, ax = figure_and_ax(ax, _FIGSIZE, margins=_MARGINS)
+    title = _state_lines(state, history)
+    if ax is None:  # a figure of its own: room above the axes for the title's lines
+        w, h = _FIGSIZE
+        left, right, top, bottom = _MARGINS
+        extra = 0.17 * title.count("\n") + 0.3
+        fig, ax = figure_and_ax(ax, (w, h + extra), margins=(left, right, top + extra, bottom))
+    fig = ax.figure
     lo = max(0, step + 1 - window)
     part = history.select(range(lo, step + 1))
     draw_sequence(part, ax=ax, broker=reader_lanes[1], lanes=reader_lanes[0], labels=True)
@@ -822,9 +828,9 @@ def draw_replay(
     x_of = {name: i for i, name in enumerate(lane_names)}
     # the current event
     ax.axhspan(rows - 1.5, rows - 0.5, color="#F0E442", alpha=0.35, zorder=-1, linewidth=0)
-    # the state panel under the diagram
-    top = window + 0.3
-    ax.axhline(top - 0.5, color="#999999", linewidth=0.8)
+    # each consumer's state, under its lane
+    below = window - 0.2
+    ax.axhline(below, color="#999999", linewidth=0.8)
     for c in state.consumers:
         x = x_of.get(c.name)
         if x is None:
@@ -832,7 +838,7 @@ def draw_replay(
         held = f"\n{_ids(c.holding, 3)}" if c.holding else ""
         ax.text(
             x,
-            top + 0.6,
+            below + 1.1,
             c.state + held,
             ha="center",
             va="center",
@@ -844,8 +850,18 @@ def draw_replay(
                 "edgecolor": "none",
             },
         )
-    y = top + 2.0
-    lines = [q.line() for q in state.queues]
+    ax.set_ylim(below + 2.0, -0.9)
+    ax.set_xlim(-0.6, max(len(lane_names) - 0.4, 3.5))
+    # The queues and the effects are the title: a widget shows its title as text above the
+    # picture, which the browser draws for free (matplotlib spends about 1 ms per short label).
+    ax.set_title(title, fontsize=9, pad=22, linespacing=1.4)
+    return fig
+
+
+def _state_lines(state: ReplayState, history: History) -> str:
+    """The event, each queue's line and the effects so far: the picture's title."""
+    lines = [f"Replay, step {state.step} of {len(history) - 1}: {state.event!r}"]
+    lines += [q.line() for q in state.queues]
     if state.unrouted:
         lines.append(f"unrouted: {_ids(state.unrouted)}")
     dup = state.duplicated
@@ -854,22 +870,7 @@ def draw_replay(
     lines.append(
         f"effects so far: {effects}{which}" + (f", duplicated: {_ids(dup)}" if dup else "")
     )
-    ax.text(
-        -0.55,
-        y,
-        "\n".join(lines),
-        ha="left",
-        va="top",
-        fontsize=8,
-        family="monospace",
-        linespacing=1.5,
-    )
-    ax.set_ylim(y + 0.75 * n_queue_lines + 0.4, -0.9)
-    ax.set_xlim(-0.6, max(len(lane_names) - 0.4, 3.5))
-    ax.set_title(
-        f"Replay, step {step} of {len(history) - 1}: {history.events[step]!r}", fontsize=10, pad=20
-    )
-    return fig
+    return "\n".join(lines)
 
 
 def _lanes(history: History) -> tuple[list[str], str]:
