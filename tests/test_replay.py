@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from brokerlab.errors import BrokerError
 from brokerlab.faults import Fault
-from brokerlab.history import History
+from brokerlab.history import KINDS, History
 from brokerlab.replay import (
     CONSUMER_STATES,
     ReplayState,
@@ -368,23 +368,7 @@ def test_after_a_restart_the_crashed_process_still_holds_what_sqs_hides():
 _ACTORS = ["producer", "broker", "c1", "c2"]
 _EVENT = st.tuples(
     st.sampled_from(_ACTORS),
-    st.sampled_from(
-        [
-            "publish",
-            "confirm",
-            "deliver",
-            "process",
-            "ack",
-            "commit",
-            "nack",
-            "crash",
-            "restart",
-            "redeliver",
-            "dead_letter",
-            "lost",
-            "rebalance",
-        ]
-    ),
+    st.sampled_from(KINDS),
     st.sampled_from([None, "m1", "m2", "m3"]),
     st.sampled_from([None, 0, 1]),  # partition (and offset) or none
     st.sampled_from(
