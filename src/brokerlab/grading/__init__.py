@@ -65,8 +65,9 @@ and one line in :data:`_MODULES` below. Then:
    mutant in ``tests/grading/exNN_name.py`` (``MUTANTS = {name: answer}``, at least 4) fails
    with a counterexample, and every alternative there (``ALTERNATIVES``, at least 2) gets full
    marks. An answer there is a mapping of names to objects, or Python source that defines them.
-7. **Notebooks**: write ``solutions/exNN_name.ipynb`` with the answer between ``# BEGIN
-   SOLUTION`` and ``# END SOLUTION`` lines (the stub replaces the block, keeping its
+7. **Notebooks**: write ``solutions/exNN_name.ipynb`` with the contract in a markdown cell
+   (the gate checks that ``EXERCISE.contract`` appears there word for word), the answer
+   between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` lines (the stub replaces the block, keeping its
    indentation: ``raise NotImplementedError`` by default, or the lines of a ``# STUB:`` comment
    block just before ``# END SOLUTION``), a cell ``check("exNN_name", ...)``, then run
    ``python -m brokerlab.grading.authoring`` to generate ``exercises/`` and execute both.
