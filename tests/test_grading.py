@@ -487,3 +487,13 @@ def test_grade_executes_a_notebook_and_exits_by_the_result(capsys):
     assert "ex03 commit points: 3/3 checks passed (10/10 points)" in capsys.readouterr().out
     assert cli.main(["grade", str(ROOT / "exercises" / "ex03_commit_points.ipynb")]) == 1
     assert "0/10 points" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_grade_survives_a_notebook_cell_that_never_ends(tmp_path, capsys):
+    nb = nbformat.read(ROOT / "exercises" / "ex03_commit_points.ipynb", as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell("while True:\n    pass"))
+    path = tmp_path / "ex03_commit_points.ipynb"
+    nbformat.write(nb, path)
+    assert cli.main(["grade", str(path), "--timeout", "2"]) == 1
+    assert "did not run to the end" in capsys.readouterr().out
