@@ -83,7 +83,7 @@ def test_queued_every_service_does_every_order_exactly_once(outage, rate, worker
         if outage is not None and outage.service == name and outage.slowdown == 0:
             started = [t - dict(SERVICES)[name] for t in times]
             assert not any(outage.start <= s < outage.end - 1e-9 for s in started)
-    for name, steps in run.backlog.items():
+    for steps in run.backlog.values():
         assert steps[-1][1] == 0  # every queue drained by the end
 
 
@@ -115,7 +115,9 @@ def test_a_dead_service_cascades_synchronously_and_is_isolated_behind_a_queue():
     assert sync.percentile(95) > 3 * calm.percentile(95)
     # the payment was taken for orders that then failed: partial work
     failed = [i for i, ok in enumerate(sync.ok) if not ok]
-    assert any(sync.done["payment"][i] is not None for i in failed)
+    assert sync.half_done()["payment"] == sum(sync.done["payment"][i] is not None for i in failed)
+    assert sync.half_done()["payment"] > 0 and sync.half_done()["email"] == 0
+    assert queued.half_done() == {"payment": 0, "inventory": 0, "email": 0}
     assert queued.failed == 0
     assert queued.percentile(100) == pytest.approx(_HANDLE + _ENQUEUE)
     backlog = queued.max_backlog()

@@ -119,6 +119,14 @@ class ChainRun:
     def max_backlog(self) -> dict[str, int]:
         return {name: max(n for _, n in steps) for name, steps in self.backlog.items()}
 
+    def half_done(self) -> dict[str, int]:
+        """Per service: how many *failed* orders it nevertheless did its part of (a payment
+        taken for an order whose caller was told it failed)."""
+        failed = [i for i, ok in enumerate(self.ok) if not ok]
+        return {
+            name: sum(self.done[name][i] is not None for i in failed) for name, _ in self.services
+        }
+
     def finished_at(self, service: str) -> float | None:
         """When ``service`` finished its last part of an order (None if it did none)."""
         times = [t for t in self.done[service] if t is not None]
@@ -391,7 +399,7 @@ def plot_one_order(services: tuple[tuple[str, float], ...] = SERVICES, ax: Any =
         1, _ENQUEUE, left=_HANDLE, color=OKABE_ITO["black"], edgecolor="white", label="one publish"
     )
     queued = _HANDLE + _ENQUEUE
-    for k, (name, seconds) in enumerate(services):
+    for k, (_, seconds) in enumerate(services):
         ax.barh(
             1 + (k + 1) * 0.22 - 0.44,
             seconds,
@@ -491,6 +499,7 @@ def plot_backlog(run: ChainRun, ax: Any = None) -> Any:
     ax.set_xlabel("virtual time (s)")
     ax.set_ylabel("waiting (messages or requests)")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="upper right", fontsize="x-small", frameon=False)
-    ax.set_title(f"Backlog, {run.mode}: what is waiting, and for how long")
+    ax.legend(loc="upper left", fontsize="x-small", frameon=False)
+    where = "each service's queue" if run.mode == "queued" else "front of the order service"
+    ax.set_title(f"Backlog ({run.mode} wiring): what waits in {where}")
     return fig
