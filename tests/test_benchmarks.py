@@ -38,8 +38,13 @@ RUNS = {
         ["events/s", "bytes/event"],
     ),
     "bench_widgets.py": (
-        ["--moves", "3", "--repeat", "1"],
+        ["--events", "2", "--moves", "3", "--repeat", "1"],
         [
+            "Every widget",
+            "fair dispatch",
+            "spike: depth and wait",
+            "who got what: queue and topic",
+            "recompute <= redraw",
             "live_figure, every event drawn",
             "live_figure as shipped",
             "old approach",

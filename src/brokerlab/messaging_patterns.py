@@ -44,6 +44,7 @@ __all__ = [
     "plot_who_got_what",
     "point_to_point",
     "publish_subscribe",
+    "queue_and_topic",
     "who_got_what_widget",
 ]
 
@@ -367,6 +368,14 @@ def plot_who_got_what(distributions: Distribution | list[Distribution], ax: Any 
     return fig
 
 
+def queue_and_topic(
+    producers: int = 2, consumers: int = 3, subscribers: int = 3
+) -> list[Distribution]:
+    """The same messages through a queue with ``consumers`` competing consumers and through a
+    topic with ``subscribers`` subscriptions: what :func:`who_got_what_widget` draws."""
+    return [point_to_point(producers, consumers), publish_subscribe(producers, subscribers)]
+
+
 def who_got_what_widget(producers: int = 2, consumers: int = 3, subscribers: int = 3) -> Any:
     """Sliders for producers, competing consumers and subscribers, driving a
     :func:`plot_who_got_what` of the same messages through a queue and through a topic."""
@@ -374,17 +383,13 @@ def who_got_what_widget(producers: int = 2, consumers: int = 3, subscribers: int
 
     from .widgets import live_figure
 
-    point_to_point(producers, consumers)  # clear errors before any widget exists
-    publish_subscribe(producers, subscribers)
+    queue_and_topic(producers, consumers, subscribers)  # clear errors before any widget exists
 
-    def queue_and_topic(ax: Any, producers: int, consumers: int, subscribers: int) -> None:
-        plot_who_got_what(
-            [point_to_point(producers, consumers), publish_subscribe(producers, subscribers)],
-            ax=ax,
-        )
+    def who_got_what(ax: Any, producers: int, consumers: int, subscribers: int) -> None:
+        plot_who_got_what(queue_and_topic(producers, consumers, subscribers), ax=ax)
 
     return live_figure(
-        queue_and_topic,
+        who_got_what,
         figsize=(7.0, 3.8),
         producers=widgets.IntSlider(value=producers, min=1, max=4, description="producers"),
         consumers=widgets.IntSlider(value=consumers, min=1, max=6, description="consumers"),
