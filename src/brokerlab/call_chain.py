@@ -31,6 +31,15 @@ capacity; a consumer whose service goes down finishes the message it holds and t
 more until the service is back (a real crash would leave the message to be redelivered, which
 is chapter 03's subject); the outage's state at the moment a call or job *starts* decides how
 long it takes.
+
+>>> calm = run_chain("synchronous", orders=5, rate=0.1)   # one order at a time
+>>> round(calm.percentile(50), 3)                           # 0.02 + 0.3 + 0.1 + 0.4
+0.82
+>>> round(run_chain("queued", orders=5, rate=0.1).percentile(50), 3)   # 0.02 + one publish
+0.025
+>>> down = run_chain("queued", orders=50, outage=Outage("email", 5, 15))
+>>> down.failed, down.max_backlog()["email"] > down.max_backlog()["payment"]
+(0, True)
 """
 
 from __future__ import annotations

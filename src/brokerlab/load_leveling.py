@@ -30,6 +30,17 @@ approximately (messages still waiting at the end are counted in ``L`` but not ye
 
 Consumers receive with a visibility timeout of 12 hours (SQS's maximum), so no message comes
 back while it is being worked on: this model is about waiting, not about redelivery.
+
+>>> run = simulate_spike(spike=20, consumers=2, service_time=1.0, seed=7)
+>>> law = run.littles_law()
+>>> abs(law.mean_depth - law.lambda_w) < 1e-9
+True
+>>> run == simulate_spike(spike=20, consumers=2, service_time=1.0, seed=7)
+True
+
+Sources: J. D. C. Little, "A Proof for the Queuing Formula: L = lambda W", *Operations
+Research* 9(3), 1961; Microsoft Azure Architecture Center, *Queue-Based Load Leveling pattern*;
+Amazon SQS Developer Guide, *Visibility timeout* (0 to 12 hours).
 """
 
 from __future__ import annotations

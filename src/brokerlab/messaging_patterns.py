@@ -26,6 +26,17 @@ topology for :func:`brokerlab.topology.draw_topology`.
 
 Which consumer of a queue gets which message is decided by the queue's dispatch rules (see
 ``brokerlab.queue``); this module does not restate them, it reports what happened.
+
+>>> topic = publish_subscribe(producers=1, subscribers=2)
+>>> topic.recipients("m2")
+['billing/c1', 'shipping/c1']
+>>> sorted(set(point_to_point(producers=2, consumers=3).copies().values()))
+[1]
+
+Sources: G. Hohpe and B. Woolf, *Enterprise Integration Patterns* (2003): Point-to-Point
+Channel, Publish-Subscribe Channel, Competing Consumers; RabbitMQ documentation, *Exchanges*
+(fanout) and *Consumer Prefetch*; Amazon SNS Developer Guide, *Fanout to Amazon SQS queues*;
+Apache Kafka documentation, *Consumers* (consumer groups) and ``RangeAssignor.java``.
 """
 
 from __future__ import annotations
