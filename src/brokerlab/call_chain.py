@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .clock import VirtualClock
-from .errors import InvalidArgument, InvalidType, check_choice, check_range
+from .errors import InvalidArgument, InvalidType, check_choice, check_range, check_whole
 from .plots import OKABE_ITO, figure_and_ax
 from .pubsub import Topic
 from .scheduler import Scheduler
@@ -186,12 +186,6 @@ def _check_services(services: Any) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
-def _check_int(name: str, value: Any, low: int, high: int, example: int) -> None:
-    if isinstance(value, (bool, float)):
-        raise InvalidType(f"{name}={value!r} must be a whole number, e.g. {name}={example}.")
-    check_range(name, value, low, high, example=example)
-
-
 def run_chain(
     mode: str = "synchronous",
     *,
@@ -212,13 +206,12 @@ def run_chain(
     """
     check_choice("mode", mode, ("synchronous", "queued"))
     services = _check_services(services)
-    _check_int("orders", orders, 1, 100_000, 120)
+    check_whole("orders", orders, 1, 100_000, example=120)
     check_range("rate", rate, 0.001, 10_000, "orders per second", example=2.0)
-    _check_int("workers", workers, 1, 10_000, 4)
-    _check_int("consumers", consumers, 1, 10_000, 2)
+    check_whole("workers", workers, 1, 10_000, example=4)
+    check_whole("consumers", consumers, 1, 10_000, example=2)
     check_range("timeout", timeout, 0.001, 3600, "seconds", example=3.0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InvalidType(f"seed={seed!r} must be an int, e.g. seed=1.")
+    check_whole("seed", seed, -(2**63), 2**63, example=1)
     if outage is not None:
         if not isinstance(outage, Outage):
             raise InvalidType(
@@ -266,29 +259,43 @@ def _took(outage: Outage | None, service: str, seconds: float, t: float) -> floa
     return None if outage.slowdown == 0 else seconds * outage.slowdown
 
 
+class _Pool:
+    """The order service's workers. Requests wait for one first come, first served; ``start(i)``
+    runs when request ``i`` gets a worker, and :meth:`release` gives the worker back.
+    ``steps`` records how many requests are waiting, as ``(time, count)`` after each change."""
+
+    def __init__(self, scheduler: Scheduler, workers: int, start: Any) -> None:
+        self.clock = scheduler.clock
+        self.free = workers
+        self.start = start
+        self.waiting: deque[int] = deque()
+        self.steps: list[tuple[float, int]] = [(0.0, 0)]
+
+    def arrive(self, i: int) -> None:
+        self.waiting.append(i)
+        self.pick_up()
+
+    def release(self) -> None:
+        self.free += 1
+        self.pick_up()
+
+    def pick_up(self) -> None:
+        while self.free and self.waiting:
+            self.free -= 1
+            self.start(self.waiting.popleft())
+        if len(self.waiting) != self.steps[-1][1]:
+            self.steps.append((self.clock._now, len(self.waiting)))
+
+
+def _outcomes(n: int, services: tuple[tuple[str, float], ...]) -> tuple[list, list, dict]:
+    """Empty results for ``n`` orders: reply times, success flags, per-service done times."""
+    return [0.0] * n, [False] * n, {name: [None] * n for name, _ in services}
+
+
 def _synchronous(scheduler, arrivals, services, outage, workers, consumers, timeout):
     clock = scheduler.clock
-    n = len(arrivals)
-    replied = [0.0] * n
-    ok = [False] * n
-    done: dict[str, list[float | None]] = {name: [None] * n for name, _ in services}
-    waiting: deque[int] = deque()
-    steps: list[tuple[float, int]] = [(0.0, 0)]
-    free = [workers]
-
-    def note() -> None:
-        if len(waiting) != steps[-1][1]:
-            steps.append((clock._now, len(waiting)))
-
-    def arrive(i: int) -> None:
-        waiting.append(i)
-        pick_up()
-
-    def pick_up() -> None:
-        while free[0] and waiting:
-            free[0] -= 1
-            scheduler.after(_HANDLE, call, waiting.popleft(), 0)
-        note()
+    replied, ok, done = _outcomes(len(arrivals), services)
+    pool = _Pool(scheduler, workers, lambda i: scheduler.after(_HANDLE, call, i, 0))
 
     def call(i: int, k: int) -> None:
         if k == len(services):
@@ -308,49 +315,29 @@ def _synchronous(scheduler, arrivals, services, outage, workers, consumers, time
     def reply(i: int, success: bool) -> None:
         replied[i] = clock._now
         ok[i] = success
-        free[0] += 1
-        pick_up()
+        pool.release()
 
     for i, at in enumerate(arrivals):
-        scheduler.at(at, arrive, i)
+        scheduler.at(at, pool.arrive, i)
     scheduler.run()
-    return replied, ok, done, {"order service": steps}
+    return replied, ok, done, {"order service": pool.steps}
 
 
 def _queued(scheduler, arrivals, services, outage, workers, consumers, timeout):
     clock = scheduler.clock
-    n = len(arrivals)
-    replied = [0.0] * n
-    ok = [False] * n
-    done: dict[str, list[float | None]] = {name: [None] * n for name, _ in services}
+    replied, ok, done = _outcomes(len(arrivals), services)
     topic = Topic("order-placed", clock=clock)
     queues = {name: topic.subscribe(name, visibility_timeout=_HIDE) for name, _ in services}
     seconds = dict(services)
     idle = {name: consumers for name, _ in services}
     steps: dict[str, list[tuple[float, int]]] = {name: [(0.0, 0)] for name, _ in services}
-    waiting: deque[int] = deque()
-    free = [workers]
-
-    def note(name: str) -> None:
-        d = len(queues[name])
-        if d != steps[name][-1][1]:
-            steps[name].append((clock._now, d))
-
-    def arrive(i: int) -> None:
-        waiting.append(i)
-        pick_up()
-
-    def pick_up() -> None:
-        while free[0] and waiting:
-            free[0] -= 1
-            scheduler.after(_HANDLE + _ENQUEUE, publish, waiting.popleft())
+    pool = _Pool(scheduler, workers, lambda i: scheduler.after(_HANDLE + _ENQUEUE, publish, i))
 
     def publish(i: int) -> None:
         topic.publish(i)
         replied[i] = clock._now
         ok[i] = True
-        free[0] += 1
-        pick_up()
+        pool.release()
         for name, _ in services:
             dispatch(name)
 
@@ -365,7 +352,9 @@ def _queued(scheduler, arrivals, services, outage, workers, consumers, timeout):
                 break
             idle[name] -= 1
             scheduler.after(took, finish, name, taken[0])
-        note(name)
+        depth = len(q)
+        if depth != steps[name][-1][1]:
+            steps[name].append((clock._now, depth))
 
     def finish(name: str, delivery: Any) -> None:
         queues[name].ack(delivery)
@@ -374,7 +363,7 @@ def _queued(scheduler, arrivals, services, outage, workers, consumers, timeout):
         dispatch(name)
 
     for i, at in enumerate(arrivals):
-        scheduler.at(at, arrive, i)
+        scheduler.at(at, pool.arrive, i)
     if outage is not None:
         scheduler.at(outage.end, dispatch, outage.service)  # back up: start on the backlog
     scheduler.run()

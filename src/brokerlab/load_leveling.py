@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .clock import VirtualClock
-from .errors import InvalidType, check_range
+from .errors import InvalidType, check_range, check_whole
 from .plots import OKABE_ITO, figure_and_ax
 from .queue import Queue
 from .scheduler import Scheduler
@@ -149,12 +149,6 @@ class SpikeRun:
         )
 
 
-def _check_int(name: str, value: Any, low: int, high: int, unit: str, example: int) -> None:
-    if isinstance(value, float) or isinstance(value, bool):
-        raise InvalidType(f"{name}={value!r} must be a whole number of {unit}, e.g. {example}.")
-    check_range(name, value, low, high, unit, example=example)
-
-
 def simulate_spike(
     spike: int = 60,
     consumers: int = 3,
@@ -172,15 +166,14 @@ def simulate_spike(
     messages a second (3 / 1.5 s), twice the steady rate, and the spike brings 60 messages in
     10 seconds on top.
     """
-    _check_int("spike", spike, 0, 10_000, "messages", 60)
-    _check_int("consumers", consumers, 1, 1_000, "consumers", 3)
+    check_whole("spike", spike, 0, 10_000, "messages", example=60)
+    check_whole("consumers", consumers, 1, 1_000, "consumers", example=3)
     check_range("service_time", service_time, 0.001, 3_600, "seconds", example=1.5)
     check_range("base_rate", base_rate, 0, 1_000, "messages per second", example=1.0)
     check_range("duration", duration, 0, 86_400, "seconds", example=120)
     check_range("spike_start", spike_start, 0, 86_400, "seconds", example=30)
     check_range("spike_length", spike_length, 0, 86_400, "seconds", example=10)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InvalidType(f"seed={seed!r} must be an int, e.g. seed=1.")
+    check_whole("seed", seed, -(2**63), 2**63, example=1)
 
     rng = random.Random(seed)
     arrivals: list[float] = []

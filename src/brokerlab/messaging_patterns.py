@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import VirtualClock
-from .errors import InvalidArgument, InvalidType, check_range
+from .errors import InvalidArgument, InvalidType, check_whole
 from .plots import OKABE_ITO, figure_and_ax
 
 __all__ = [
@@ -126,16 +126,10 @@ class Distribution:
 # --- checks ---------------------------------------------------------------------------------------
 
 
-def _count(name: str, value: Any, low: int, high: int, example: int) -> None:
-    if isinstance(value, (bool, float)) or not isinstance(value, int):
-        raise InvalidType(f"{name}={value!r} must be a whole number, e.g. {name}={example}.")
-    check_range(name, value, low, high, example=example)
-
-
 def _plan(producers: int, per_producer: int) -> list[str]:
     """Producer names in publish order: they take turns, each sending ``per_producer``."""
-    _count("producers", producers, 1, 26, 2)
-    _count("per_producer", per_producer, 1, 1000, 3)
+    check_whole("producers", producers, 1, 26, example=2)
+    check_whole("per_producer", per_producer, 1, 1000, example=3)
     return [f"p{k + 1}" for _ in range(per_producer) for k in range(producers)]
 
 
@@ -166,7 +160,7 @@ def point_to_point(
     from .broker import Broker
 
     plan = _plan(producers, per_producer)
-    _count("consumers", consumers, 1, 26, 3)
+    check_whole("consumers", consumers, 1, 26, example=3)
     broker = Broker(VirtualClock())
     queue = broker.declare_queue("jobs")
     names = [f"c{i + 1}" for i in range(consumers)]
@@ -194,22 +188,17 @@ def publish_subscribe(
     """
     from .broker import Broker
 
-    plan = _plan(producers, per_producer)
-    _count("subscribers", subscribers, 1, 26, 3)
     broker = Broker(VirtualClock())
     topic = broker.declare_topic("orders")
-    subs = _subscriber_names(subscribers)
-    cs = [topic.subscribe(s).consume("c1", prefetch=1) for s in subs]
-    messages = [(topic.publish({"from": p}).id, p) for p in plan]
-    received: dict[str, list[str]] = {f"{s}/c1": [] for s in subs}
-    _drain(cs, received, list(received))
-    return _result(
+    return _to_subscribers(
         "topic with subscriptions",
-        messages,
-        received,
-        {f"{s}/c1": f"subscription {s}" for s in subs},
         broker,
-        {p: "orders" for p in dict.fromkeys(plan)},
+        producers,
+        subscribers,
+        per_producer,
+        lambda s: topic.subscribe(s),
+        lambda p: topic.publish({"from": p}).id,
+        "subscription",
     )
 
 
@@ -220,24 +209,43 @@ def fanout_exchange(
     subscriber (named as in :func:`publish_subscribe`), each with one consumer."""
     from .broker import Broker
 
-    plan = _plan(producers, per_producer)
-    _count("subscribers", subscribers, 1, 26, 3)
     broker = Broker(VirtualClock())
     broker.declare_exchange("orders", "fanout")
+
+    def bound_queue(name: str) -> Any:
+        broker.declare_queue(name)
+        broker.bind(name, "orders")
+        return broker.queue(name)
+
+    return _to_subscribers(
+        "fanout exchange",
+        broker,
+        producers,
+        subscribers,
+        per_producer,
+        bound_queue,
+        lambda p: broker.publish("orders", "", {"from": p}).message.id,
+        "queue",
+    )
+
+
+def _to_subscribers(
+    pattern, broker, producers, subscribers, per_producer, queue_for, publish, kind
+) -> Distribution:
+    """One queue per subscriber (``queue_for(name)``), one consumer ``c1`` on each; the
+    producers publish with ``publish(producer) -> message id``; the consumers work it off."""
+    plan = _plan(producers, per_producer)
+    check_whole("subscribers", subscribers, 1, 26, example=3)
     subs = _subscriber_names(subscribers)
-    cs = []
-    for s in subs:
-        broker.declare_queue(s)
-        broker.bind(s, "orders")
-        cs.append(broker.queue(s).consume("c1", prefetch=1))
-    messages = [(broker.publish("orders", "", {"from": p}).message.id, p) for p in plan]
+    cs = [queue_for(s).consume("c1", prefetch=1) for s in subs]
+    messages = [(publish(p), p) for p in plan]
     received: dict[str, list[str]] = {f"{s}/c1": [] for s in subs}
     _drain(cs, received, list(received))
     return _result(
-        "fanout exchange",
+        pattern,
         messages,
         received,
-        {f"{s}/c1": f"queue {s}" for s in subs},
+        {f"{s}/c1": f"{kind} {s}" for s in subs},
         broker,
         {p: "orders" for p in dict.fromkeys(plan)},
     )
@@ -270,8 +278,8 @@ def log_groups(
     for name, members in groups.items():
         if not isinstance(name, str) or not name:
             raise InvalidType(f"group name {name!r} must be a non-empty str, e.g. 'billing'.")
-        _count(f"groups[{name!r}]", members, 1, 26, 2)
-    _count("partitions", partitions, 1, 64, 3)
+        check_whole(f"groups[{name!r}]", members, 1, 26, example=2)
+    check_whole("partitions", partitions, 1, 64, example=3)
     log = Log(VirtualClock())
     log.create_topic("orders", partitions=partitions)
     producer = log.producer()
