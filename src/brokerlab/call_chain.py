@@ -440,26 +440,19 @@ def plot_caller_latency(*runs: ChainRun, ax: Any = None) -> Any:
     colours = (OKABE_ITO["vermillion"], OKABE_ITO["blue"], OKABE_ITO["bluish_green"])
     for k, run in enumerate(runs):
         colour = colours[k % len(colours)]
-        good = [(a, lat) for a, lat, o in zip(run.arrivals, run.latencies, run.ok) if o]
-        bad = [(a, lat) for a, lat, o in zip(run.arrivals, run.latencies, run.ok) if not o]
-        if good:
-            ax.plot(
-                *zip(*good),
-                linestyle="none",
-                marker=".",
-                markersize=4,
-                color=colour,
-                label=f"{run.mode}: answered",
-            )
-        if bad:
-            ax.plot(
-                *zip(*bad),
-                linestyle="none",
-                marker="x",
-                markersize=4,
-                color=colour,
-                label=f"{run.mode}: failed",
-            )
+        for answered, marker, what in ((True, ".", "answered"), (False, "x", "failed")):
+            points = [
+                (a, lat) for a, lat, o in zip(run.arrivals, run.latencies, run.ok) if o == answered
+            ]
+            if points:
+                ax.plot(
+                    *zip(*points),
+                    linestyle="none",
+                    marker=marker,
+                    markersize=4,
+                    color=colour,
+                    label=f"{run.mode}: {what}",
+                )
     ax.set_yscale("log")
     ax.set_xlabel("order arrives at (virtual s)")
     ax.set_ylabel("caller waits (s, log scale)")
