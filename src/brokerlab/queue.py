@@ -34,7 +34,8 @@ Defaults and limits, with their sources:
 visibility_timeout          30 s, 0..43200 (SQS SetQueueAttributes ``VisibilityTimeout``; a
                             message can be kept in flight at most 12 h after its receive:
                             ChangeMessageVisibility)
-retention                   345600 s = 4 days, 60..1209600 (SQS ``MessageRetentionPeriod``)
+retention                   345600 s = 4 days, 60..1209600 (SQS ``MessageRetentionPeriod``);
+                            ``None``: kept until consumed (RabbitMQ; the broker's default)
 delay                       0 s, 0..900 (SQS ``DelaySeconds``; per message on standard queues
                             only, SendMessage)
 max_messages                1..10 per receive (SQS ReceiveMessage ``MaxNumberOfMessages``)
@@ -61,8 +62,10 @@ Deliberate differences from the real brokers (each one named where it happens):
   consumer close), as RabbitMQ quorum queues do. SQS moves the message to the DLQ on the
   *next* receive attempt instead; the counts are the same, the DLQ just fills a little earlier.
 - **Delivery tags are per queue**, not per channel, so one number names a delivery everywhere.
-- **Retention applies to both paths** (RabbitMQ keeps messages until consumed); set
-  ``retention=1209600`` for the longest SQS allows.
+- **Retention applies to both paths** when it is set: a queue made directly keeps SQS's 4 days;
+  ``retention=None`` keeps messages until consumed, as RabbitMQ does (and as a
+  :class:`~brokerlab.broker.Broker` declares its queues by default); ``retention=1209600`` is the
+  longest SQS allows.
 - **Receipt handles are readable**: ``"<queue>:<message id>:<delivery tag>"``, e.g.
   ``"jobs:m3:7"``, instead of SQS's opaque tokens.
 - **FIFO with push consumers** (which SQS does not have) keeps one delivery per group in flight;
@@ -76,6 +79,7 @@ Deliberate differences from the real brokers (each one named where it happens):
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import Any
 
@@ -349,6 +353,7 @@ class Queue:
         "_n_redriven",
         "_n_purged",
         "_reasons",
+        "on_discard",
     )
 
     def __init__(
@@ -358,13 +363,14 @@ class Queue:
         clock: Clock | None = None,
         fifo: bool = False,
         visibility_timeout: float = VISIBILITY_DEFAULT,
-        retention: float = RETENTION_DEFAULT,
+        retention: float | None = RETENTION_DEFAULT,
         delay: float = 0,
         message_ttl: float | None = None,
         max_length: int | None = None,
         dead_letter: Queue | DeadLetterTarget | None = None,
         max_receive_count: int | None = None,
         content_based_dedup: bool = False,
+        on_discard: Callable[[Message, str], None] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise InvalidType(
@@ -381,15 +387,16 @@ class Queue:
             if flag.__class__ is not bool:
                 raise InvalidType(f"{flag_name}={flag!r} is not a bool. Pass True or False.")
         check_visibility("visibility_timeout", visibility_timeout)
-        check_range(
-            "retention",
-            retention,
-            RETENTION_MIN,
-            RETENTION_MAX,
-            "seconds (1 minute to 14 days)",
-            who="SQS",
-            example=RETENTION_DEFAULT,
-        )
+        if retention is not None:  # None: kept until consumed, as in RabbitMQ
+            check_range(
+                "retention",
+                retention,
+                RETENTION_MIN,
+                RETENTION_MAX,
+                "seconds (1 minute to 14 days), or None to keep messages until consumed",
+                who="SQS",
+                example=RETENTION_DEFAULT,
+            )
         check_range("delay", delay, 0, DELAY_MAX, "seconds (15 minutes)", who="SQS", example=0)
         if message_ttl is not None:
             check_range(
@@ -421,12 +428,20 @@ class Queue:
                 "(ContentBasedDeduplication is a FIFO attribute). Pass fifo=True, or leave it out."
             )
         check_dead_letter_target(name, fifo, dead_letter)
+        if on_discard is not None and not callable(on_discard):
+            raise InvalidType(
+                f"on_discard={on_discard!r} is not callable: pass a function "
+                "f(message, reason) or None."
+            )
 
         self.name = name
+        # Called once for each message that leaves without being delivered or dead-lettered,
+        # with the reason: "expired", "retention", "maxlen" or "purged" (for a history).
+        self.on_discard = on_discard
         self.clock = clock
         self.fifo = fifo
         self.visibility_timeout = float(visibility_timeout)
-        self.retention = float(retention)
+        self.retention = _INF if retention is None else float(retention)
         self.delay = float(delay)
         self.message_ttl = None if message_ttl is None else float(message_ttl)
         self.max_length = max_length
@@ -1195,6 +1210,7 @@ class Queue:
         records = list(self._ready.values())
         for e in records:
             self._remove(e, "the queue was purged")
+            self._discarded(e, "purged")
         self._heap.clear()
         self._n_purged += len(records)
         return len(records)
@@ -1305,6 +1321,7 @@ class Queue:
                     if e[_STATE] != _GONE and e[_RETAIN] == t:
                         self._remove(e, "its retention period ended and it was deleted")
                         self._n_expired += 1
+                        self._discarded(e, "retention")
         finally:
             self._busy = False
         self._next_due = -_INF if self._sources else self._next_event()[0]
@@ -1400,6 +1417,8 @@ class Queue:
         target = self._dead_letter
         if target is None:
             self._n_discarded += 1
+            if reason in ("expired", "maxlen"):
+                self._discarded(e, reason)
             return
         expiration = e[_TTL] if reason == "expired" else None
         dead = record_death(
@@ -1411,6 +1430,10 @@ class Queue:
             original_expiration=expiration,
         )
         target.receive_dead_letter(dead)
+
+    def _discarded(self, e: list[Any], reason: str) -> None:
+        if self.on_discard is not None:
+            self.on_discard(e[_MSG], reason)
 
     def _drop_heads(self, now: float) -> None:
         """Overflow ``drop-head``: dead-letter the oldest ready messages until within max_length."""
