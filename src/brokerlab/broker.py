@@ -236,10 +236,10 @@ class Broker:
     def catch_up(self) -> None:
         """Let every queue (and every topic subscription) apply its timers up to now."""
         for q in list(self._queues.values()):
-            q._touch()
+            q.catch_up()
         for t in list(self._topics.values()):
             for q in t.subscriptions.values():
-                q._touch()
+                q.catch_up()
 
     def _next_id(self) -> str:
         self._ids += 1
@@ -350,6 +350,10 @@ class Broker:
             )
 
         settings = {**_QUEUE_DEFAULTS, **queue_kwargs}
+        if settings["queue_type"] == "sqs":  # None stands for SQS's default: compare values
+            for key, default in (("visibility_timeout", 30), ("retention", 345600)):
+                if settings[key] is None:
+                    settings[key] = default
         settings["dead_letter_exchange"] = dead_letter_exchange
         settings["dead_letter_routing_key"] = dead_letter_routing_key
         existing = self._queues.get(name)
