@@ -103,24 +103,26 @@ from .errors import (
     OutOfRange,
     StaleReceipt,
     UnknownReceipt,
-    check_range,
 )
 from .exchange import check_exchange
 from .fifo import DEDUP_WINDOW, Deduplicator, check_fifo_fields, dedup_key
 from .message import Delivery, Message, check_payload
-from .queue_types import SQS, QueueType, check_sqs_body, check_sqs_id, queue_type
+from .queue_limits import (
+    PREFETCH_MAX,
+    RECEIVE_MAX,
+    RETENTION_DEFAULT,
+    VISIBILITY_DEFAULT,
+    VISIBILITY_MAX,
+    check_delay_and_ttl,
+    check_headers,
+    check_int,
+    check_queue_settings,
+    check_str,
+    check_visibility,
+)
+from .queue_types import SQS, QueueType, check_sqs_body, check_sqs_id
 
 __all__ = ["Consumer", "Queue", "Record"]
-
-# Limits, in seconds unless said otherwise (sources in the module docstring).
-VISIBILITY_DEFAULT, VISIBILITY_MAX = 30, 43200
-RETENTION_DEFAULT, RETENTION_MIN, RETENTION_MAX = 345600, 60, 1209600
-DELAY_MAX = 900
-RECEIVE_MAX = 10
-MAX_RECEIVE_COUNT_MAX = 1000
-DELIVERY_LIMIT_MAX = 1000
-PREFETCH_MAX = 65535
-TTL_MAX = RETENTION_MAX  # no message outlives the longest retention anyway
 
 #: The reasons :class:`Queue`'s ``on_discard`` hook is called with.
 DISCARD_REASONS = ("expired", "retention", "maxlen", "purged")
@@ -312,21 +314,21 @@ class Queue:
         seed: int | None = None,
         on_discard: Callable[[Message, str], None] | None = None,
     ) -> None:
-        kind = _check_queue_settings(
-            name,
-            clock,
-            queue_type,
-            fifo,
-            visibility_timeout,
-            retention,
-            delay,
-            message_ttl,
-            max_length,
-            max_receive_count,
-            delivery_limit,
-            content_based_dedup,
-            seed,
-            on_discard,
+        kind = check_queue_settings(
+            name=name,
+            clock=clock,
+            kind_name=queue_type,
+            fifo=fifo,
+            visibility_timeout=visibility_timeout,
+            retention=retention,
+            delay=delay,
+            message_ttl=message_ttl,
+            max_length=max_length,
+            max_receive_count=max_receive_count,
+            delivery_limit=delivery_limit,
+            content_based_dedup=content_based_dedup,
+            seed=seed,
+            on_discard=on_discard,
         )
         check_dead_letter_target(name, fifo, dead_letter)
 
@@ -450,9 +452,9 @@ class Queue:
         """
         payload = check_payload(payload)
         if key is not None:
-            _check_str("key", key, "order.created")
+            check_str("key", key, "order.created")
         if headers is not None:
-            headers = _check_headers(headers)
+            headers = check_headers(headers)
         if id is not None and (not isinstance(id, str) or not id):
             raise InvalidType(
                 f"id={id!r} is not a non-empty str. Pass e.g. id='order-17', or leave it out."
@@ -553,7 +555,7 @@ class Queue:
                     "make the queue with delay=..."
                 )
         elif group is not None:
-            _check_str("group", group, "account-17")
+            check_str("group", group, "account-17")
         if self.type.sqs_send_limits:
             if group is not None:
                 check_sqs_id("group", group, "MessageGroupId")
@@ -672,7 +674,7 @@ class Queue:
     def _pull(
         self, max_messages: Any, visibility_timeout: Any, channel: Consumer | None
     ) -> list[Delivery]:
-        _check_int(
+        check_int(
             "max_messages",
             max_messages,
             1,
@@ -689,7 +691,8 @@ class Queue:
                 )
             if visibility_timeout is None:
                 visibility_timeout = self.visibility_timeout
-            check_visibility("visibility_timeout", visibility_timeout)
+            else:
+                check_visibility("visibility_timeout", visibility_timeout)
         elif visibility_timeout is not None:
             raise InvalidArgument(
                 f"visibility_timeout={visibility_timeout!r} on {self.queue_type} queue "
@@ -751,7 +754,7 @@ class Queue:
             raise InvalidType(
                 f"name={name!r} is not a non-empty str. Pass e.g. name='worker-1', or leave it out."
             )
-        _check_int(
+        check_int(
             "prefetch",
             prefetch,
             0,
@@ -772,28 +775,31 @@ class Queue:
             name = f"c{self._consumer_names}"
         consumer = Consumer(self, name, prefetch)
         self._consumers.append(consumer)
-        self._rejoin(consumer)
+        self._rejoin(consumer)  # a new consumer joins the back of the rotation
         self._after_change(now)
         return consumer
 
     def _dispatch(self, now: float) -> None:
         """Push ready messages, oldest first, to the consumer at the front of the rotation.
 
-        The rotation holds the consumers with room under their prefetch limit, in the order
-        they will be served. A consumer that got a message goes to the back if it still has
-        room, and leaves the rotation if it is full; when an ack frees room it rejoins at the
-        back. So the consumer that freed up first is served first, as RabbitMQ's queue does
-        (``rabbit_queue_consumers``: a blocked consumer is parked, and unblocking appends it to
-        the active queue). On a FIFO queue a group with a message in flight is held back.
+        This is RabbitMQ's rotation (``rabbit_queue_consumers:deliver``): the consumer at the
+        front gets the next message and goes to the back. A consumer found at the front with
+        no room under its prefetch limit is *blocked*: it leaves the rotation, and rejoins at
+        the back when an ack gives it room (``unblock``). So among consumers that were
+        waiting for room, the one that freed up first is served first. On a FIFO queue a group
+        with a message in flight is held back.
         """
         while self._rotation and self._ready:
-            record = self._oldest_free_message()
-            if record is None:
-                return
             consumer = self._rotation.popleft()
-            consumer._in_rotation = False
+            if not consumer.has_room():  # blocked until an ack frees room (see _rejoin)
+                consumer._in_rotation = False
+                continue
+            record = self._oldest_free_message()
+            if record is None:  # FIFO: every ready message's group is busy
+                self._rotation.appendleft(consumer)
+                return
             self._deliver(record, now, consumer, None, pushed=True)
-            self._rejoin(consumer)
+            self._rotation.append(consumer)
 
     def _oldest_free_message(self) -> Record | None:
         """Take the oldest ready message out of the ready set; on a FIFO queue, the oldest whose
@@ -817,7 +823,7 @@ class Queue:
         return found
 
     def _rejoin(self, consumer: Consumer) -> None:
-        """Put ``consumer`` at the back of the rotation if it has room and is not there yet."""
+        """Put ``consumer`` at the back of the rotation, if it has room and is not in it."""
         if not consumer._in_rotation and consumer.has_room():
             consumer._in_rotation = True
             self._rotation.append(consumer)
@@ -1130,20 +1136,20 @@ class Queue:
         up, so the dead letters they owe by now have arrived.
         """
         now = self.clock.now()
-        if self._catching_up:
-            return now
-        self._catching_up = True
-        try:
-            for source in self._sources.values():
-                source.catch_up()
-            changed = False
-            while self._schedule and self._schedule[0][0] <= now:
-                time, rule, _, record = heappop(self._schedule)
-                changed = self._apply(rule, time, record) or changed
-        finally:
-            self._catching_up = False
-        if changed:
-            self._after_change(now)
+        due = self._schedule and self._schedule[0][0] <= now
+        if (due or self._sources) and not self._catching_up:
+            self._catching_up = True
+            try:
+                for source in self._sources.values():
+                    source.catch_up()
+                changed = False
+                while self._schedule and self._schedule[0][0] <= now:
+                    time, rule, _, record = heappop(self._schedule)
+                    changed = self._apply(rule, time, record) or changed
+            finally:
+                self._catching_up = False
+            if changed:
+                self._after_change(now)
         return now
 
     def _apply(self, rule: int, time: float, record: Record) -> bool:
@@ -1270,7 +1276,7 @@ class Queue:
         (:class:`~brokerlab.errors.DeadLetterConfigError`).
         """
         if max_messages is not None:
-            _check_int("max_messages", max_messages, 1, None, "messages", "redrive", 10)
+            check_int("max_messages", max_messages, 1, None, "messages", "redrive", 10)
         if to is not None:
             if not isinstance(to, Queue):
                 raise InvalidType(
@@ -1395,190 +1401,3 @@ class Queue:
             f"<div><b>{html.escape(repr(self))}</b><table>{rows}</table>"
             f"<div>ready, in delivery order:</div><ol>{items}</ol></div>"
         )
-
-
-# --- argument checks ---------------------------------------------------------------------------
-
-
-def check_visibility(name: str, value: Any, *, who: str = "SQS") -> float:
-    """A visibility timeout: 0..43200 seconds (12 hours), SQS's range; 30 is the default."""
-    return check_range(
-        name, value, 0, VISIBILITY_MAX, "seconds (12 hours)", who=who, example=VISIBILITY_DEFAULT
-    )
-
-
-def check_delay_and_ttl(delay: Any = None, ttl: Any = None) -> None:
-    """A per-message ``delay`` (SQS: 0..900 s) and ``ttl`` (0..TTL_MAX s), each optional."""
-    if delay is not None:
-        check_range("delay", delay, 0, DELAY_MAX, "seconds (15 minutes)", who="SQS", example=0)
-    if ttl is not None:
-        check_range("ttl", ttl, 0, TTL_MAX, "seconds", who="the reference queue", example=60)
-
-
-def _check_queue_settings(
-    name: Any,
-    clock: Any,
-    kind_name: Any,
-    fifo: Any,
-    visibility_timeout: Any,
-    retention: Any,
-    delay: Any,
-    message_ttl: Any,
-    max_length: Any,
-    max_receive_count: Any,
-    delivery_limit: Any,
-    content_based_dedup: Any,
-    seed: Any,
-    on_discard: Any,
-) -> QueueType:
-    """Check every setting of a new queue; return its :class:`QueueType`."""
-    if not isinstance(name, str) or not name:
-        raise InvalidType(
-            f"name={name!r} is not a non-empty str: a queue needs a name. Pass e.g. name='jobs'."
-        )
-    if clock is not None and not callable(getattr(clock, "now", None)):
-        raise InvalidType(
-            f"clock={clock!r} has no now() method. Pass a brokerlab.clock.VirtualClock "
-            "(or RealClock), or None for a fresh VirtualClock."
-        )
-    kind = queue_type(kind_name)
-    for flag_name, flag in (("fifo", fifo), ("content_based_dedup", content_based_dedup)):
-        if not isinstance(flag, bool):
-            raise InvalidType(f"{flag_name}={flag!r} is not a bool. Pass True or False.")
-    sqs_only = {
-        "visibility_timeout": visibility_timeout,
-        "retention": retention,
-        "max_receive_count": max_receive_count,
-        "seed": seed,
-    }
-    for setting, value in sqs_only.items():
-        if value is not None and kind is not SQS:
-            raise InvalidArgument(
-                f"{setting}={value!r} on a {kind.name} queue: that is an SQS setting "
-                f"(RabbitMQ has no {setting.replace('_', ' ')}). Leave it out, or use "
-                "queue_type='sqs'."
-            )
-    if fifo and kind is not SQS:
-        raise InvalidArgument(
-            f"fifo=True on a {kind.name} queue: FIFO queues are SQS's (RabbitMQ queues are "
-            "ordered anyway). Use queue_type='sqs', or leave fifo out."
-        )
-    if delivery_limit is not None and kind.limit_counts != "returns":
-        raise InvalidArgument(
-            f"delivery_limit={delivery_limit!r} on a {kind.name} queue: x-delivery-limit is a "
-            "quorum queue setting. Use queue_type='quorum'"
-            + (", or max_receive_count on an SQS queue." if kind is SQS else ".")
-        )
-    if visibility_timeout is not None:
-        check_visibility("visibility_timeout", visibility_timeout)
-    if retention is not None:
-        check_range(
-            "retention",
-            retention,
-            RETENTION_MIN,
-            RETENTION_MAX,
-            "seconds (1 minute to 14 days)",
-            who="SQS",
-            example=RETENTION_DEFAULT,
-        )
-    check_range("delay", delay, 0, DELAY_MAX, "seconds (15 minutes)", who="SQS", example=0)
-    if delay and not kind.has_delay:
-        raise InvalidArgument(
-            f"delay={delay!r} on a {kind.name} queue: RabbitMQ has no delay (a plugin adds "
-            "one). Leave it out, or use queue_type='sqs'."
-        )
-    if message_ttl is not None:
-        check_range(
-            "message_ttl",
-            message_ttl,
-            0,
-            TTL_MAX,
-            "seconds (the longest retention)",
-            who="the reference queue",
-            example=60,
-        )
-    if max_length is not None:
-        _check_int(
-            "max_length", max_length, 0, None, "ready messages", "RabbitMQ x-max-length", 1000
-        )
-    if max_receive_count is not None:
-        _check_int(
-            "max_receive_count",
-            max_receive_count,
-            1,
-            MAX_RECEIVE_COUNT_MAX,
-            "receives",
-            "SQS maxReceiveCount",
-            5,
-        )
-    if delivery_limit is not None:
-        _check_int(
-            "delivery_limit",
-            delivery_limit,
-            0,
-            DELIVERY_LIMIT_MAX,
-            "returns",
-            "the reference quorum queue",
-            20,
-        )
-    if content_based_dedup and not fifo:
-        raise InvalidArgument(
-            "content_based_dedup=True on a standard queue: SQS deduplicates only FIFO queues "
-            "(ContentBasedDeduplication is a FIFO attribute). Pass fifo=True, or leave it out."
-        )
-    if seed is not None:
-        if type(seed) is not int:
-            raise InvalidType(f"seed={seed!r} is not an int. Pass e.g. seed=7, or None.")
-        if fifo:
-            raise InvalidArgument(
-                "seed on a FIFO queue: only SQS standard queues reorder and duplicate "
-                "(a FIFO queue keeps order and delivers once). Leave seed out, or fifo=False."
-            )
-    if on_discard is not None and not callable(on_discard):
-        raise InvalidType(
-            f"on_discard={on_discard!r} is not callable. Pass a function "
-            "on_discard(message, reason), or None."
-        )
-    return kind
-
-
-def _check_int(
-    name: str, value: Any, low: int, high: int | None, unit: str, who: str, example: Any
-) -> int:
-    if type(value) is not int:
-        allowed = f"{low}..{high}" if high is not None else f"{low} or more"
-        raise InvalidType(
-            f"{name}={value!r} is a {type(value).__name__}: a whole number is needed "
-            f"({allowed}{' ' + unit if unit else ''}). Pass an int, e.g. {example!r}."
-        )
-    if value < low or (high is not None and value > high):
-        allowed = f"{low} or more" if high is None else f"{low}..{high}"
-        raise OutOfRange(
-            f"{name}={value!r} is out of range: {who} allows {allowed} {unit}. "
-            f"Pass a value in that range, e.g. {example!r}."
-        )
-    return value
-
-
-def _check_str(name: str, value: Any, example: str) -> None:
-    if not isinstance(value, str):
-        raise InvalidType(
-            f"{name}={value!r} is a {type(value).__name__}: a str or None is needed. "
-            f"Pass e.g. {name}={example!r}."
-        )
-
-
-def _check_headers(headers: Any) -> dict[str, Any]:
-    if not isinstance(headers, dict):
-        raise InvalidType(
-            f"headers={headers!r} is a {type(headers).__name__}: headers are a dict with str "
-            "keys. Pass e.g. headers={'trace': 'abc'}."
-        )
-    for k in headers:
-        if not isinstance(k, str):
-            raise InvalidType(
-                f"headers has the key {k!r} ({type(k).__name__}): header names are str. "
-                f"Use e.g. {str(k)!r}."
-            )
-    check_payload(headers, "headers")
-    return dict(headers)

@@ -118,18 +118,8 @@ def check_sqs_body(payload: Any, queue: str) -> None:
     SendMessage API reference says so, while the quotas page still says "rejected"); the
     reference queue refuses it, so that the changed body does not pass unnoticed.
     """
-    body = body_bytes(payload)
-    if len(body) > SQS_MAX_MESSAGE_SIZE:
-        raise OutOfRange(
-            f"payload is {len(body):,} bytes: SQS takes at most {SQS_MAX_MESSAGE_SIZE:,} bytes "
-            f"(1 MiB) per message, on queue {queue!r}. Store the body elsewhere (e.g. S3) and "
-            "send its address."
-        )
-    text = payload if isinstance(payload, str) else None
-    if text is None and not isinstance(payload, bytes):
-        text = body.decode("utf-8")
-    if text is not None:
-        bad = _BAD_BODY_CHAR.search(text)
+    if isinstance(payload, str):  # JSON payloads are sent as ASCII text, bytes as they are
+        bad = _BAD_BODY_CHAR.search(payload)
         if bad is not None:
             raise InvalidArgument(
                 f"payload has the character {bad.group()!r} (U+{ord(bad.group()):04X}) at index "
@@ -137,6 +127,13 @@ def check_sqs_body(payload: Any, queue: str) -> None:
                 "characters from U+0020 up (no other control characters, no lone surrogates). "
                 "Remove it, or encode the body, e.g. with base64."
             )
+    body = body_bytes(payload)
+    if len(body) > SQS_MAX_MESSAGE_SIZE:
+        raise OutOfRange(
+            f"payload is {len(body):,} bytes: SQS takes at most {SQS_MAX_MESSAGE_SIZE:,} bytes "
+            f"(1 MiB) per message, on queue {queue!r}. Store the body elsewhere (e.g. S3) and "
+            "send its address."
+        )
 
 
 def check_sqs_id(name: str, value: str, field: str) -> None:
