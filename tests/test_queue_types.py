@@ -34,9 +34,11 @@ Sources used below:
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from brokerlab.clock import VirtualClock
-from brokerlab.errors import InvalidArgument, InvalidType, OutOfRange
+from brokerlab.errors import InvalidArgument, InvalidType, OutOfRange, ReceiptError
 from brokerlab.queue import Queue
 from brokerlab.queue_types import SQS_MAX_MESSAGE_SIZE, queue_type
 
@@ -466,3 +468,38 @@ def test_on_discard_is_silent_when_a_dead_letter_target_takes_the_message():
     assert seen == [] and len(dlq) == 1
     with pytest.raises(InvalidType, match="on_discard=3 is not callable"):
         Queue("q", on_discard=3)
+
+
+@settings(settings.default, max_examples=100, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    ops=st.lists(st.sampled_from(["publish", "receive", "ack", "nack", "tick"]), max_size=60),
+)
+def test_a_best_effort_standard_queue_loses_nothing(seed, ops):
+    # [STD]: reordering and extra copies, but at-least-once: every message is delivered.
+    clock = VirtualClock()
+    q = Queue("q", clock=clock, seed=seed, visibility_timeout=5)
+    sent, held, done = [], [], set()
+    for op in ops:
+        if op == "publish":
+            sent.append(q.publish(len(sent)).id)
+        elif op == "receive":
+            held += q.receive(3)
+        elif op in ("ack", "nack") and held:
+            d = held.pop(0)
+            try:
+                q.ack(d) if op == "ack" else q.nack(d)
+            except ReceiptError:  # its visibility timeout ran out and someone received it again
+                continue
+            if op == "ack":
+                done.add(d.id)
+        elif op == "tick":
+            clock.advance(5)
+    clock.advance(5)
+    while len(q):
+        for d in q.receive(10):
+            q.ack(d)
+            done.add(d.id)
+    assert done == set(sent)
+    s = q.stats()
+    assert s["enqueued"] == s["acked"] + s["in_flight"]
