@@ -7,7 +7,8 @@ A :class:`Delivery` is one handing-over of a message to a consumer. The same mes
 delivered many times (after a crash, a visibility timeout, a nack), and every delivery says so:
 
 - ``receive_count``: how many times this message has been handed out, this time included
-  (SQS's ``ApproximateReceiveCount``; RabbitMQ quorum queues' ``x-delivery-count`` + 1);
+  (SQS's ``ApproximateReceiveCount``). A RabbitMQ quorum queue also tells how often the
+  message came back unacked, in the ``x-delivery-count`` header of its redeliveries;
 - ``redelivered``: ``True`` if it was handed out before (RabbitMQ's ``redelivered`` flag);
 - ``receipt_handle``: the token you need to delete/ack it (SQS). Every receive issues a new
   one and only the newest is valid;
