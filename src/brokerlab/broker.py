@@ -308,8 +308,9 @@ class Broker:
     ) -> Queue:
         """Declare a queue: make it, or return the existing one if the settings are the same.
 
-        ``queue_kwargs`` are :class:`~brokerlab.queue.Queue` settings (``visibility_timeout``,
-        ``message_ttl``, ``max_length``, ``max_receive_count``, ``fifo``...). ``dead_letter``
+        ``queue_kwargs`` are :class:`~brokerlab.queue.Queue` settings (``queue_type``,
+        ``visibility_timeout``, ``message_ttl``, ``max_length``, ``max_receive_count``,
+        ``delivery_limit``, ``fifo``...). ``dead_letter``
         may be a Queue or the name of a declared queue (SQS-style DLQ);
         ``dead_letter_exchange`` (with an optional ``dead_letter_routing_key``) sends dead
         letters through an exchange instead (RabbitMQ DLX). ``name=""`` asks the broker for a

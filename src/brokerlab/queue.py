@@ -92,7 +92,13 @@ from heapq import heapify, heappop, heappush
 from typing import Any
 
 from .clock import Clock, VirtualClock
-from .dead_letter import DeadLetterTarget, check_dead_letter_target, plan_redrive, record_death
+from .dead_letter import (
+    REASONS,
+    DeadLetterTarget,
+    check_dead_letter_target,
+    plan_redrive,
+    record_death,
+)
 from .errors import (
     AlreadyAcknowledged,
     AlreadyExists,
@@ -379,7 +385,7 @@ class Queue:
         # FIFO: group -> how many of its messages are in flight; deduplication ids.
         self._groups_in_flight: dict[Any, int] = {}
         self._dedup = Deduplicator(DEDUP_WINDOW)
-        # Push consumers; the rotation holds those with room, next in line first.
+        # Push consumers; the rotation is the line of those not blocked, next to serve first.
         self._consumers: list[Consumer] = []
         self._rotation: deque[Consumer] = deque()
         self._consumer_names = 0
@@ -387,23 +393,10 @@ class Queue:
         self._sources: dict[str, Queue] = {}
         if isinstance(dead_letter, Queue):
             dead_letter._sources[name] = self
-        self._counts = dict.fromkeys(
-            (
-                "enqueued",
-                "published",
-                "deduplicated",
-                "redelivered",
-                "acked",
-                "requeued",
-                "dead_lettered",
-                "discarded",
-                "expired",
-                "redriven",
-                "purged",
-            ),
-            0,
-        )
-        self._reasons = {"rejected": 0, "expired": 0, "maxlen": 0, "delivery_limit": 0}
+        counters = ("enqueued", "published", "deduplicated", "redelivered", "acked", "requeued")
+        counters += ("dead_lettered", "discarded", "expired", "redriven", "purged")
+        self._counts = dict.fromkeys(counters, 0)  # see stats()
+        self._reasons = dict.fromkeys(REASONS, 0)  # dead letters by reason
 
     @property
     def queue_type(self) -> str:
@@ -627,11 +620,9 @@ class Queue:
         delivery"). Each copy is delivered and deleted on its own."""
         self._counts["enqueued"] += 1
         twin = Record(record.message, self._next_position(), record.exchange)
-        twin.retain_until, twin.expires_at, twin.ttl = (
-            record.retain_until,
-            record.expires_at,
-            record.ttl,
-        )
+        twin.retain_until = record.retain_until
+        twin.expires_at = record.expires_at
+        twin.ttl = record.ttl
         if twin.retain_until != NEVER:
             self._schedule_rule(twin.retain_until, RETENTION_ENDS, twin)
         if twin.expires_at != NEVER:
@@ -704,8 +695,7 @@ class Queue:
             records = self._oldest_groups(max_messages)
         else:
             records = [self._take_oldest() for _ in range(min(max_messages, len(self._ready)))]
-        out = [self._deliver(r, now, channel, visibility_timeout) for r in records]
-        return out
+        return [self._deliver(r, now, channel, visibility_timeout) for r in records]
 
     def _take_oldest(self) -> Record:
         """Take the oldest ready message out of the ready set (a best-effort SQS standard queue
@@ -871,22 +861,7 @@ class Queue:
             self._schedule_rule(record.visible_at, VISIBILITY_ENDS, record)
         else:
             record.visible_at = NEVER
-        message = record.message
-        if record.returns and self.type.limit_counts == "returns":
-            # A quorum queue tells a consumer how often the message came back.
-            message = replace(
-                message, headers={**message.headers, "x-delivery-count": record.returns}
-            )
-        delivery = Delivery(
-            message,
-            self.name,
-            tag,
-            None,
-            record.receives,
-            record.receives > 1,
-            holder.name if holder is not None else None,
-            record.exchange,
-        )
+        delivery = self._delivery(record)
         if record.receives > 1:
             self._counts["redelivered"] += 1
         if holder is not None:
@@ -896,6 +871,25 @@ class Queue:
             else:
                 holder._got.add(tag)
         return delivery
+
+    def _delivery(self, record: Record) -> Delivery:
+        """The Delivery that hands out ``record``'s latest delivery."""
+        message = record.message
+        if record.returns and self.type.limit_counts == "returns":
+            # A quorum queue tells a consumer how often the message came back.
+            message = replace(
+                message, headers={**message.headers, "x-delivery-count": record.returns}
+            )
+        return Delivery(
+            message,
+            self.name,
+            record.tag,
+            None,
+            record.receives,
+            record.receives > 1,
+            record.holder.name if record.holder is not None else None,
+            record.exchange,
+        )
 
     # --- 3. settling: ack, nack, visibility --------------------------------------------------------
 
@@ -1212,10 +1206,7 @@ class Queue:
             if record.holder is not None:
                 out.append(record.holder._unacked[tag])
             else:
-                n = record.receives
-                out.append(
-                    Delivery(record.message, self.name, tag, None, n, n > 1, None, record.exchange)
-                )
+                out.append(self._delivery(record))
         return out
 
     def stats(self) -> dict[str, Any]:
