@@ -462,12 +462,9 @@ class Queue:
         if self.type.sqs_send_limits:
             check_sqs_body(payload, self.name)
         now = self.catch_up()
-        dedup = dedup_key(dedup_id, payload, True) if self.fifo else None
-        if dedup is not None:
-            original = self._dedup.original(dedup, now)
-            if original is not None:
-                self._counts["deduplicated"] += 1
-                return original
+        original = self._original_send(dedup_id, payload, now)
+        if original is not None:
+            return original
         self._counts["published"] += 1
         number = self._counts["published"]
         message = Message(
@@ -479,8 +476,7 @@ class Queue:
             group,
             dedup_id,
         )
-        if dedup is not None:
-            self._dedup.remember(dedup, message, now)
+        self._remember_send(message, now)
         self._accept(message, now, delay, ttl, retained_from=now, exchange="")
         return message
 
@@ -512,14 +508,28 @@ class Queue:
         if self.type.sqs_send_limits:
             check_sqs_body(message.payload, self.name)
         now = self.catch_up()
-        if self.fifo:
-            dedup = dedup_key(message.dedup_id, message.payload, self.content_based_dedup)
-            if self._dedup.original(dedup, now) is not None:
-                self._counts["deduplicated"] += 1
-                return None
-            self._dedup.remember(dedup, message, now)
+        if self._original_send(message.dedup_id, message.payload, now) is not None:
+            return None
+        self._remember_send(message, now)
         self._accept(message, now, delay, ttl, retained_from=now, exchange=exchange)
         return message
+
+    def _original_send(self, dedup_id: str | None, payload: Any, now: float) -> Message | None:
+        """FIFO deduplication: the message first sent with this deduplication id less than 5
+        minutes ago, if there is one (this send is then a duplicate: counted, not enqueued)."""
+        if not self.fifo:
+            return None
+        key = dedup_key(dedup_id, payload, self.content_based_dedup)
+        original = self._dedup.original(key, now)
+        if original is not None:
+            self._counts["deduplicated"] += 1
+        return original
+
+    def _remember_send(self, message: Message, now: float) -> None:
+        """FIFO: start the 5-minute deduplication window of ``message``'s id."""
+        if self.fifo:
+            key = dedup_key(message.dedup_id, message.payload, self.content_based_dedup)
+            self._dedup.remember(key, message, now)
 
     def check_send_options(
         self, delay: Any = None, ttl: Any = None, group: Any = None, dedup_id: Any = None
@@ -1106,11 +1116,8 @@ class Queue:
             self._dispatch(now)
         if self.max_length is not None:
             while len(self._ready) > self.max_length:  # overflow "drop-head"
-                record = self._ready.pop(self._pop_position())
-                record.state = GONE
-                if record.tag in self._visible_again:
-                    del self._visible_again[record.tag]
-                    self._retired[record.tag] = "the queue was over max_length and dropped it"
+                record = self._ready[self._pop_position()]
+                self._take_out(record, "the queue was over max_length and dropped it")
                 self._dead_letter(record, "maxlen", now)
 
     # --- time: one schedule -----------------------------------------------------------------------
