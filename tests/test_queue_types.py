@@ -56,20 +56,23 @@ def pair(**kw):
 # --- 1. the delivery limit: returns (quorum) against receives (SQS) ---------------------------
 
 
+def deliveries_until_dead_lettered(q, give_back):
+    """Receive the queue's one message and ``give_back`` each delivery, until it is gone;
+    return the receive counts seen."""
+    counts = []
+    while got := q.receive():
+        counts.append(got[0].receive_count)
+        give_back(got[0])
+    return counts
+
+
 @pytest.mark.parametrize("limit", [0, 1, 2, 5])
 def test_quorum_delivery_limit_counts_returns_and_delivers_n_plus_one_times(limit):
     # [QQ], [RMQ310]: x-delivery-limit=N delivers a message N+1 times, then dead-letters it
     # with reason delivery_limit.
     q, dlq, _ = pair(queue_type="quorum", delivery_limit=limit)
     q.publish("poison")
-    deliveries = 0
-    while True:
-        got = q.receive()
-        if not got:
-            break
-        deliveries += 1
-        q.nack(got[0])
-    assert deliveries == limit + 1
+    assert deliveries_until_dead_lettered(q, q.nack) == list(range(1, limit + 2))
     [dead] = dlq.peek()
     assert dead.deaths[0]["reason"] == "delivery_limit"
     assert q.stats()["dead_letter_reasons"]["delivery_limit"] == 1
@@ -80,15 +83,9 @@ def test_sqs_max_receive_count_counts_receives_and_delivers_n_times(limit):
     # [DLQ]: maxReceiveCount=N: the message is received N times; the next attempt moves it.
     q, dlq, clock = pair(max_receive_count=limit, visibility_timeout=1)
     q.publish("poison")
-    receives = 0
-    while True:
-        got = q.receive()
-        if not got:
-            break
-        receives += 1
-        assert got[0].receive_count == receives
-        clock.advance(1)  # the visibility timeout runs out: it comes back unacked
-    assert receives == limit
+    # Each time, the visibility timeout runs out: the message comes back unacked.
+    counts = deliveries_until_dead_lettered(q, lambda d: clock.advance(1))
+    assert counts == list(range(1, limit + 1))
     assert dlq.peek()[0].deaths[0]["reason"] == "delivery_limit"
 
 
