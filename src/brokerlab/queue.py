@@ -301,6 +301,18 @@ class Queue:
     not reported: a consumer's nack or a delivery caused them.
     """
 
+    # Slots rather than an instance __dict__: a queue has more fields than CPython 3.11 keeps
+    # in a shared-key dict, and without slots every ``self.x`` would be a dict lookup.
+    __slots__ = (
+        *("name", "clock", "type", "fifo", "visibility_timeout", "retention", "delay"),
+        *("message_ttl", "max_length", "max_receive_count", "delivery_limit"),
+        *("content_based_dedup", "seed", "_dead_letter_target", "_on_discard", "_random"),
+        *("_ready", "_order", "_positions", "_delayed", "_in_flight", "_tags"),
+        *("_visible_again", "_retired", "_schedule", "_scheduled", "_tidy_at", "_catching_up"),
+        *("_groups_in_flight", "_dedup", "_consumers", "_rotation", "_consumer_names"),
+        *("_sources", "_counts", "_reasons"),
+    )
+
     def __init__(
         self,
         name: str,
@@ -452,7 +464,8 @@ class Queue:
             raise InvalidType(
                 f"id={id!r} is not a non-empty str. Pass e.g. id='order-17', or leave it out."
             )
-        self.check_send_options(delay, ttl, group, dedup_id)
+        if self.fifo or not (delay is None and ttl is None and group is None and dedup_id is None):
+            self.check_send_options(delay, ttl, group, dedup_id)  # (a FIFO queue needs some)
         if dedup_id is not None and not self.fifo:
             raise FifoError(
                 f"dedup_id={dedup_id!r} on standard queue {self.name!r}: deduplication ids "
@@ -462,9 +475,10 @@ class Queue:
         if self.type.sqs_send_limits:
             check_sqs_body(payload, self.name)
         now = self.catch_up()
-        original = self._original_send(dedup_id, payload, now)
-        if original is not None:
-            return original
+        if self.fifo:
+            original = self._original_send(dedup_id, payload, now)
+            if original is not None:
+                return original
         self._counts["published"] += 1
         number = self._counts["published"]
         message = Message(
@@ -476,7 +490,8 @@ class Queue:
             group,
             dedup_id,
         )
-        self._remember_send(message, now)
+        if self.fifo:
+            self._remember_send(message, now)
         self._accept(message, now, delay, ttl, retained_from=now, exchange="")
         return message
 
@@ -508,17 +523,16 @@ class Queue:
         if self.type.sqs_send_limits:
             check_sqs_body(message.payload, self.name)
         now = self.catch_up()
-        if self._original_send(message.dedup_id, message.payload, now) is not None:
-            return None
-        self._remember_send(message, now)
+        if self.fifo:
+            if self._original_send(message.dedup_id, message.payload, now) is not None:
+                return None
+            self._remember_send(message, now)
         self._accept(message, now, delay, ttl, retained_from=now, exchange=exchange)
         return message
 
     def _original_send(self, dedup_id: str | None, payload: Any, now: float) -> Message | None:
         """FIFO deduplication: the message first sent with this deduplication id less than 5
         minutes ago, if there is one (this send is then a duplicate: counted, not enqueued)."""
-        if not self.fifo:
-            return None
         key = dedup_key(dedup_id, payload, self.content_based_dedup)
         original = self._dedup.original(key, now)
         if original is not None:
@@ -527,9 +541,8 @@ class Queue:
 
     def _remember_send(self, message: Message, now: float) -> None:
         """FIFO: start the 5-minute deduplication window of ``message``'s id."""
-        if self.fifo:
-            key = dedup_key(message.dedup_id, message.payload, self.content_based_dedup)
-            self._dedup.remember(key, message, now)
+        key = dedup_key(message.dedup_id, message.payload, self.content_based_dedup)
+        self._dedup.remember(key, message, now)
 
     def check_send_options(
         self, delay: Any = None, ttl: Any = None, group: Any = None, dedup_id: Any = None
@@ -603,7 +616,8 @@ class Queue:
     ) -> None:
         """Make a record for ``message``: ready now, or delayed; and schedule its deadlines."""
         self._counts["enqueued"] += 1
-        record = Record(message, self._next_position(), exchange)
+        self._positions += 1  # it joins the back of the ready order
+        record = Record(message, self._positions, exchange)
         if self.retention is not None:
             record.retain_until = retained_from + self.retention
             self._schedule_rule(record.retain_until, RETENTION_ENDS, record)
@@ -675,15 +689,16 @@ class Queue:
     def _pull(
         self, max_messages: Any, visibility_timeout: Any, channel: Consumer | None
     ) -> list[Delivery]:
-        check_int(
-            "max_messages",
-            max_messages,
-            1,
-            RECEIVE_MAX,
-            "messages per receive",
-            "SQS ReceiveMessage",
-            RECEIVE_MAX,
-        )
+        if type(max_messages) is not int or not 1 <= max_messages <= RECEIVE_MAX:
+            check_int(  # raises, naming what is allowed
+                "max_messages",
+                max_messages,
+                1,
+                RECEIVE_MAX,
+                "messages per receive",
+                "SQS ReceiveMessage",
+                RECEIVE_MAX,
+            )
         if self.type.pull_has_visibility_timeout:
             if channel is not None:
                 raise InvalidArgument(
@@ -701,11 +716,15 @@ class Queue:
                 "message stays unacked until ack, nack or channel close). Leave it out."
             )
         now = self.catch_up()
+        deliveries = []
         if self.fifo:
-            records = self._oldest_groups(max_messages)
+            for record in self._oldest_groups(max_messages):
+                deliveries.append(self._deliver(record, now, channel, visibility_timeout))
         else:
-            records = [self._take_oldest() for _ in range(min(max_messages, len(self._ready)))]
-        return [self._deliver(r, now, channel, visibility_timeout) for r in records]
+            while self._ready and len(deliveries) < max_messages:
+                record = self._take_oldest()
+                deliveries.append(self._deliver(record, now, channel, visibility_timeout))
+        return deliveries
 
     def _take_oldest(self) -> Record:
         """Take the oldest ready message out of the ready set (a best-effort SQS standard queue
@@ -1137,21 +1156,25 @@ class Queue:
         up, so the dead letters they owe by now have arrived.
         """
         now = self.clock.now()
-        due = self._schedule and self._schedule[0][0] <= now
-        if (due or self._sources) and not self._catching_up:
-            self._catching_up = True
-            try:
-                for source in self._sources.values():
-                    source.catch_up()
-                changed = False
-                while self._schedule and self._schedule[0][0] <= now:
-                    time, rule, _, record = heappop(self._schedule)
-                    changed = self._apply(rule, time, record) or changed
-            finally:
-                self._catching_up = False
-            if changed:
-                self._after_change(now)
+        if (self._schedule and self._schedule[0][0] <= now) or self._sources:
+            self._apply_due(now)
         return now
+
+    def _apply_due(self, now: float) -> None:
+        if self._catching_up:  # a dead letter from a source arrived while this queue caught up
+            return
+        self._catching_up = True
+        try:
+            for source in self._sources.values():
+                source.catch_up()
+            changed = False
+            while self._schedule and self._schedule[0][0] <= now:
+                time, rule, _, record = heappop(self._schedule)
+                changed = self._apply(rule, time, record) or changed
+        finally:
+            self._catching_up = False
+        if changed:
+            self._after_change(now)
 
     def _apply(self, rule: int, time: float, record: Record) -> bool:
         """Apply one time rule that fell due at ``time``; return whether anything changed."""
@@ -1186,9 +1209,9 @@ class Queue:
         return record.state != GONE and record.retain_until == time
 
     def _tidy_schedule(self) -> None:
-        """Drop the entries that will never apply (messages acked long before their deadline),
-        so that the schedule stays about as long as the queue is."""
-        self._schedule = [e for e in self._schedule if self._still_due(e[1], e[0], e[3])]
+        """Drop the entries of messages that are gone (acked long before their deadline), so
+        that the schedule stays about as long as the queue is."""
+        self._schedule = [entry for entry in self._schedule if entry[3].state != GONE]
         heapify(self._schedule)
         self._tidy_at = 2 * len(self._schedule) + 256  # so tidying costs O(1) per entry
 

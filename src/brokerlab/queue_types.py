@@ -127,10 +127,10 @@ def check_sqs_body(payload: Any, queue: str) -> None:
                 "characters from U+0020 up (no other control characters, no lone surrogates). "
                 "Remove it, or encode the body, e.g. with base64."
             )
-    body = body_bytes(payload)
-    if len(body) > SQS_MAX_MESSAGE_SIZE:
+    size = len(payload) if isinstance(payload, bytes) else len(body_bytes(payload))
+    if size > SQS_MAX_MESSAGE_SIZE:
         raise OutOfRange(
-            f"payload is {len(body):,} bytes: SQS takes at most {SQS_MAX_MESSAGE_SIZE:,} bytes "
+            f"payload is {size:,} bytes: SQS takes at most {SQS_MAX_MESSAGE_SIZE:,} bytes "
             f"(1 MiB) per message, on queue {queue!r}. Store the body elsewhere (e.g. S3) and "
             "send its address."
         )
