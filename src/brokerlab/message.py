@@ -31,7 +31,7 @@ from typing import Any
 
 from .errors import InvalidType
 
-_JSON_SCALARS = (str, int, float, bool, type(None))
+_CARRIED_AS_IS = (bytes, str, int, float, bool, type(None))
 
 
 def check_payload(payload: Any, name: str = "payload") -> Any:
@@ -39,10 +39,10 @@ def check_payload(payload: Any, name: str = "payload") -> Any:
 
     Allowed: bytes, str, and JSON data (dict with str keys, list, tuple, numbers, bool, None).
     """
-    if isinstance(payload, (bytes, bytearray)):
-        return bytes(payload)
-    if isinstance(payload, _JSON_SCALARS):
+    if isinstance(payload, _CARRIED_AS_IS):
         return payload
+    if isinstance(payload, bytearray):
+        return bytes(payload)  # a mutable buffer: the message carries a copy
     try:
         json.dumps(payload, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -101,28 +101,65 @@ class Message:
         return list(self.headers.get("x-death", ()))
 
 
-@dataclass(slots=True)
 class Delivery:
     """One delivery of a message to a consumer (or to a ``receive`` call).
 
     ``receipt_handle`` may be given as ``None``: it is then the queue's standard handle
-    ``"<queue>:<message id>:<delivery tag>"``. ``exchange`` is the exchange the message came
-    through (AMQP ``basic.deliver``'s ``exchange``; ``""`` for the default exchange). Two
-    deliveries are equal when all eight fields are.
+    ``"<queue>:<message id>:<delivery tag>"``, written when it is first read (most deliveries
+    are settled with the Delivery or its tag, and nobody reads their handle). ``exchange`` is
+    the exchange the message came through (AMQP ``basic.deliver``'s ``exchange``; ``""`` for
+    the default exchange). Two deliveries are equal when all eight fields are.
     """
 
-    message: Message
-    queue: str
-    delivery_tag: int
-    receipt_handle: str | None = None  # type: ignore[assignment]  # always a str after init
-    receive_count: int = 1
-    redelivered: bool = False
-    consumer: str | None = None
-    exchange: str = ""
+    __slots__ = (
+        *("message", "queue", "delivery_tag", "_receipt_handle", "receive_count"),
+        *("redelivered", "consumer", "exchange"),
+    )
+    __match_args__ = (
+        *("message", "queue", "delivery_tag", "receipt_handle", "receive_count"),
+        *("redelivered", "consumer", "exchange"),
+    )
 
-    def __post_init__(self) -> None:
-        if self.receipt_handle is None:
-            self.receipt_handle = f"{self.queue}:{self.message.id}:{self.delivery_tag}"
+    def __init__(
+        self,
+        message: Message,
+        queue: str,
+        delivery_tag: int,
+        receipt_handle: str | None = None,
+        receive_count: int = 1,
+        redelivered: bool = False,
+        consumer: str | None = None,
+        exchange: str = "",
+    ) -> None:
+        self.message = message
+        self.queue = queue
+        self.delivery_tag = delivery_tag
+        self._receipt_handle = receipt_handle
+        self.receive_count = receive_count
+        self.redelivered = redelivered
+        self.consumer = consumer
+        self.exchange = exchange
+
+    @property
+    def receipt_handle(self) -> str:
+        """The token to delete/ack this delivery with (SQS ``ReceiptHandle``)."""
+        if self._receipt_handle is None:
+            self._receipt_handle = f"{self.queue}:{self.message.id}:{self.delivery_tag}"
+        return self._receipt_handle
+
+    @receipt_handle.setter
+    def receipt_handle(self, value: str) -> None:
+        self._receipt_handle = value
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__match_args__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Delivery:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, so not hashable
 
     # Shortcuts so a notebook can write d.payload rather than d.message.payload.
     @property

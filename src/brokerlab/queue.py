@@ -84,6 +84,7 @@ Deliberate differences from the real brokers (each one named where it happens):
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import deque
 from collections.abc import Callable
@@ -160,6 +161,7 @@ class Record:
     returns: int = 0  # times it came back unacked (quorum queues' x-delivery-count)
     tag: int = 0  # the delivery tag of its latest delivery (0: never delivered)
     holder: Consumer | None = None  # the consumer holding it (push or basic.get), if any
+    delivery: Delivery | None = None  # its latest delivery
     visible_at: float = NEVER  # SQS: when its visibility timeout ends, while pulled
     received_at: float = 0.0  # SQS: when it was last received (the 12-hour cap)
     retain_until: float = NEVER  # SQS: when retention deletes it
@@ -308,7 +310,8 @@ class Queue:
         *("message_ttl", "max_length", "max_receive_count", "delivery_limit"),
         *("content_based_dedup", "seed", "_dead_letter_target", "_on_discard", "_random"),
         *("_ready", "_order", "_positions", "_delayed", "_in_flight", "_tags"),
-        *("_visible_again", "_retired", "_schedule", "_scheduled", "_tidy_at", "_catching_up"),
+        *("_visible_again", "_retired", "_schedule", "_sequence", "_tidy_at", "_next_due"),
+        "_catching_up",
         *("_groups_in_flight", "_dedup", "_consumers", "_rotation", "_consumer_names"),
         *("_sources", "_counts", "_reasons"),
     )
@@ -391,8 +394,9 @@ class Queue:
         self._retired: dict[int, str] = {}  # receipts that no longer work -> why
         # The schedule: (time, rule, sequence number, record), earliest first.
         self._schedule: list[tuple[float, int, int, Record]] = []
-        self._scheduled = 0
+        self._sequence = itertools.count()  # breaks ties between entries due at one time
         self._tidy_at = 256  # tidy the schedule when it grows this long (see _tidy_schedule)
+        self._next_due = NEVER  # no later than the schedule's first entry: see catch_up()
         self._catching_up = False
         # FIFO: group -> how many of its messages are in flight; deduplication ids.
         self._groups_in_flight: dict[Any, int] = {}
@@ -405,6 +409,7 @@ class Queue:
         self._sources: dict[str, Queue] = {}
         if isinstance(dead_letter, Queue):
             dead_letter._sources[name] = self
+            dead_letter._next_due = -NEVER  # a DLQ lets its sources catch up at every call
         counters = ("enqueued", "published", "deduplicated", "redelivered", "acked", "requeued")
         counters += ("dead_lettered", "discarded", "expired", "redriven", "purged")
         self._counts = dict.fromkeys(counters, 0)  # see stats()
@@ -492,7 +497,7 @@ class Queue:
         )
         if self.fifo:
             self._remember_send(message, now)
-        self._accept(message, now, delay, ttl, retained_from=now, exchange="")
+        self._accept(message, now, delay, ttl, now, "")
         return message
 
     def enqueue(
@@ -527,7 +532,7 @@ class Queue:
             if self._original_send(message.dedup_id, message.payload, now) is not None:
                 return None
             self._remember_send(message, now)
-        self._accept(message, now, delay, ttl, retained_from=now, exchange=exchange)
+        self._accept(message, now, delay, ttl, now, exchange)
         return message
 
     def _original_send(self, dedup_id: str | None, payload: Any, now: float) -> Message | None:
@@ -602,7 +607,7 @@ class Queue:
         check_exchange(exchange)
         now = self.catch_up()
         start = now if self.fifo else min(message.timestamp, now)
-        self._accept(message, now, 0, None, retained_from=start, exchange=exchange)
+        self._accept(message, now, 0, None, start, exchange)
 
     def _accept(
         self,
@@ -610,11 +615,11 @@ class Queue:
         now: float,
         delay: float | None,
         ttl: float | None,
-        *,
         retained_from: float,
         exchange: str,
     ) -> None:
-        """Make a record for ``message``: ready now, or delayed; and schedule its deadlines."""
+        """Make a record for ``message``: ready now, or delayed; and schedule its deadlines.
+        Its retention counts from ``retained_from``; ``exchange`` is the one it came through."""
         self._counts["enqueued"] += 1
         self._positions += 1  # it joins the back of the ready order
         record = Record(message, self._positions, exchange)
@@ -730,7 +735,10 @@ class Queue:
         """Take the oldest ready message out of the ready set (a best-effort SQS standard queue
         takes one of the oldest few, at random)."""
         if self._random is None:
-            return self._ready.pop(self._pop_position())
+            while True:  # the heap's top, skipping positions whose record left the ready set
+                record = self._ready.pop(heappop(self._order), None)
+                if record is not None:
+                    return record
         window = []
         while len(window) < REORDER_WINDOW and len(window) < len(self._ready):
             window.append(self._pop_position())
@@ -890,7 +898,23 @@ class Queue:
             self._schedule_rule(record.visible_at, VISIBILITY_ENDS, record)
         else:
             record.visible_at = NEVER
-        delivery = self._delivery(record)
+        message = record.message
+        if record.returns and self.type.limit_counts == "returns":
+            # A quorum queue tells a consumer how often the message came back.
+            message = replace(
+                message, headers={**message.headers, "x-delivery-count": record.returns}
+            )
+        delivery = Delivery(
+            message,
+            self.name,
+            tag,
+            None,
+            record.receives,
+            record.receives > 1,
+            None if holder is None else holder.name,
+            record.exchange,
+        )
+        record.delivery = delivery
         if record.receives > 1:
             self._counts["redelivered"] += 1
         if holder is not None:
@@ -900,25 +924,6 @@ class Queue:
             else:
                 holder._got.add(tag)
         return delivery
-
-    def _delivery(self, record: Record) -> Delivery:
-        """The Delivery that hands out ``record``'s latest delivery."""
-        message = record.message
-        if record.returns and self.type.limit_counts == "returns":
-            # A quorum queue tells a consumer how often the message came back.
-            message = replace(
-                message, headers={**message.headers, "x-delivery-count": record.returns}
-            )
-        return Delivery(
-            message,
-            self.name,
-            record.tag,
-            None,
-            record.receives,
-            record.receives > 1,
-            record.holder.name if record.holder is not None else None,
-            record.exchange,
-        )
 
     # --- 3. settling: ack, nack, visibility --------------------------------------------------------
 
@@ -1144,8 +1149,9 @@ class Queue:
     def _schedule_rule(self, time: float, rule: int, record: Record) -> None:
         """Note that ``rule`` may fall due for ``record`` at ``time``. An entry that no longer
         holds when it comes up (the message was acked, re-timed...) is skipped then."""
-        self._scheduled += 1
-        heappush(self._schedule, (time, rule, self._scheduled, record))
+        heappush(self._schedule, (time, rule, next(self._sequence), record))
+        if time < self._next_due:
+            self._next_due = time
         if len(self._schedule) > self._tidy_at:
             self._tidy_schedule()
 
@@ -1156,7 +1162,7 @@ class Queue:
         up, so the dead letters they owe by now have arrived.
         """
         now = self.clock.now()
-        if (self._schedule and self._schedule[0][0] <= now) or self._sources:
+        if now >= self._next_due:  # one comparison when nothing is due
             self._apply_due(now)
         return now
 
@@ -1173,6 +1179,10 @@ class Queue:
                 changed = self._apply(rule, time, record) or changed
         finally:
             self._catching_up = False
+        if self._sources:
+            self._next_due = -NEVER
+        else:
+            self._next_due = self._schedule[0][0] if self._schedule else NEVER
         if changed:
             self._after_change(now)
 
@@ -1230,14 +1240,7 @@ class Queue:
     def in_flight(self) -> list[Delivery]:
         """The deliveries in flight now (pulled and pushed), by delivery tag."""
         self.catch_up()
-        out = []
-        for tag in sorted(self._in_flight):
-            record = self._in_flight[tag]
-            if record.holder is not None:
-                out.append(record.holder._unacked[tag])
-            else:
-                out.append(self._delivery(record))
-        return out
+        return [self._in_flight[tag].delivery for tag in sorted(self._in_flight)]
 
     def stats(self) -> dict[str, Any]:
         """Counters. Every message that entered (``enqueued``) is in exactly one of ``ready``,
@@ -1324,7 +1327,7 @@ class Queue:
 
     def _take_redriven(self, message: Message) -> None:
         now = self.catch_up()
-        self._accept(message, now, 0, None, retained_from=now, exchange="")
+        self._accept(message, now, 0, None, now, "")
 
     # --- receipts ---------------------------------------------------------------------------------
 
@@ -1357,10 +1360,12 @@ class Queue:
         """The record a live receipt names: in flight, or (SQS) visible again with this as its
         latest receipt. Otherwise raise the error that says why the receipt does not work."""
         record = self._in_flight.get(tag) or self._visible_again.get(tag)
+        if record is not None and (
+            not isinstance(delivery, str) or delivery == self._handle(record)
+        ):
+            return record
         shown = f"receipt {delivery!r}" if isinstance(delivery, str) else f"delivery tag {tag}"
         if record is not None:
-            if not isinstance(delivery, str) or delivery == self._handle(record):
-                return record
             raise UnknownReceipt(
                 f"{shown} was never issued by queue {self.name!r}: delivery tag {tag} belongs to "
                 "another message. Pass the receipt handle exactly as receive() returned it."
