@@ -26,7 +26,7 @@ deduplication (SHA-256 of the body) is modelled.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidType
@@ -76,7 +76,7 @@ class Message:
     id: str
     payload: Any
     key: str | None = None
-    headers: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, Any] = None  # type: ignore[assignment]  # {} after init
     timestamp: float = 0.0
     group: str | None = None
     dedup_id: str | None = None

@@ -1080,11 +1080,12 @@ class Queue:
 
         ``why``, if given, is kept as the reason its live receipt no longer works."""
         tag = record.tag
-        if record.state == READY:
+        state = record.state
+        if state == READY:
             del self._ready[record.position]  # its heap entry is skipped when it comes up
             if self._visible_again.pop(tag, None) is not None and why:
                 self._retired[tag] = why
-        elif record.state == IN_FLIGHT:
+        elif state == IN_FLIGHT:
             del self._in_flight[tag]
             holder = record.holder
             if holder is not None:
@@ -1099,7 +1100,7 @@ class Queue:
                     del self._groups_in_flight[group]
             if why:
                 self._retired[tag] = why
-        elif record.state == DELAYED:
+        elif state == DELAYED:
             self._delayed -= 1
         record.state = GONE
 
