@@ -178,7 +178,7 @@ def test_queue_type_names_and_rabbitmq_only_settings():
         Queue("q", queue_type="stream")
     with pytest.raises(InvalidType, match="queue_type=3"):
         Queue("q", queue_type=3)
-    for setting in ({"visibility_timeout": 30}, {"retention": 600}, {"seed": 1}):
+    for setting in ({"visibility_timeout": 5}, {"retention": 600}, {"seed": 1}):
         with pytest.raises(InvalidArgument, match="that is an SQS setting"):
             Queue("q", queue_type="classic", **setting)
     with pytest.raises(InvalidArgument, match="FIFO queues are SQS's"):
@@ -190,7 +190,17 @@ def test_queue_type_names_and_rabbitmq_only_settings():
         q.publish("m", delay=5)
     assert q.stats()["enqueued"] == 0
     assert repr(q) == "Queue('q': 0 ready, 0 in flight, classic)"
-    assert (q.visibility_timeout, q.retention, q.queue_type) == (None, None, "classic")
+    assert (q.visibility_timeout, q.retention, q.queue_type) == (None, float("inf"), "classic")
+
+
+def test_retention_none_keeps_messages_until_consumed_on_any_type():
+    # The queues a Broker declares keep messages until they are consumed, as RabbitMQ does.
+    clock = VirtualClock()
+    q = Queue("q", clock=clock, retention=None)
+    q.publish("old")
+    clock.advance(30 * 86400)
+    assert payloads(q.peek()) == ["old"] and q.retention == float("inf")
+    assert Queue("r", queue_type="quorum", retention=None).retention == float("inf")
 
 
 def test_rabbitmq_queues_keep_messages_until_consumed():

@@ -37,8 +37,9 @@ Defaults and limits, with their sources:
 visibility_timeout          30 s, 0..43200 (SQS SetQueueAttributes ``VisibilityTimeout``; a
                             message can be kept in flight at most 12 h after its receive:
                             ChangeMessageVisibility). SQS only.
-retention                   345600 s = 4 days, 60..1209600 (SQS ``MessageRetentionPeriod``).
-                            SQS only: RabbitMQ keeps a message until it is consumed.
+retention                   345600 s = 4 days, 60..1209600 (SQS ``MessageRetentionPeriod``);
+                            ``None``: kept until consumed, as RabbitMQ keeps every message (and
+                            as a :class:`~brokerlab.broker.Broker` declares its queues)
 delay                       0 s, 0..900 (SQS ``DelaySeconds``; per message on standard queues
                             only, SendMessage). SQS only.
 max_messages                1..10 per receive (SQS ReceiveMessage ``MaxNumberOfMessages``)
@@ -323,8 +324,8 @@ class Queue:
         clock: Clock | None = None,
         queue_type: str = "sqs",
         fifo: bool = False,
-        visibility_timeout: float | None = None,
-        retention: float | None = None,
+        visibility_timeout: float = VISIBILITY_DEFAULT,
+        retention: float | None = RETENTION_DEFAULT,
         delay: float = 0,
         message_ttl: float | None = None,
         max_length: int | None = None,
@@ -357,17 +358,12 @@ class Queue:
         self.clock = clock if clock is not None else VirtualClock()
         self.type: QueueType = kind
         self.fifo = fifo
-        if kind.pull_has_visibility_timeout:
-            timeout = VISIBILITY_DEFAULT if visibility_timeout is None else visibility_timeout
-            self.visibility_timeout: float | None = float(timeout)
-        else:
-            self.visibility_timeout = None
-        if kind.has_retention:
-            self.retention: float | None = float(
-                RETENTION_DEFAULT if retention is None else retention
-            )
-        else:
-            self.retention = None
+        # SQS's visibility timeout and retention period; a RabbitMQ queue has neither (its
+        # retention is NEVER). retention=None keeps messages until consumed, as RabbitMQ does.
+        sqs = kind.pull_has_visibility_timeout
+        self.visibility_timeout: float | None = float(visibility_timeout) if sqs else None
+        keeps = retention is None or not kind.has_retention
+        self.retention = NEVER if keeps else float(retention)
         self.delay = float(delay)
         self.message_ttl = None if message_ttl is None else float(message_ttl)
         self.max_length = max_length
@@ -623,7 +619,7 @@ class Queue:
         self._counts["enqueued"] += 1
         self._positions += 1  # it joins the back of the ready order
         record = Record(message, self._positions, exchange)
-        if self.retention is not None:
+        if self.retention != NEVER:
             record.retain_until = retained_from + self.retention
             self._schedule_rule(record.retain_until, RETENTION_ENDS, record)
         if ttl is not None or self.message_ttl is not None:

@@ -76,19 +76,20 @@ def check_queue_settings(
     for flag_name, flag in (("fifo", fifo), ("content_based_dedup", content_based_dedup)):
         if not isinstance(flag, bool):
             raise InvalidType(f"{flag_name}={flag!r} is not a bool. Pass True or False.")
-    sqs_only = {
-        "visibility_timeout": visibility_timeout,
-        "retention": retention,
-        "max_receive_count": max_receive_count,
-        "seed": seed,
-    }
-    for setting, value in sqs_only.items():
-        if value is not None and kind is not SQS:
-            raise InvalidArgument(
-                f"{setting}={value!r} on a {kind.name} queue: that is an SQS setting "
-                f"(RabbitMQ has no {setting.replace('_', ' ')}). Leave it out, or use "
-                "queue_type='sqs'."
-            )
+    if kind is not SQS:  # settings only SQS has: left at their defaults, or refused
+        sqs_only = {  # setting -> (value, given?)
+            "visibility_timeout": (visibility_timeout, visibility_timeout != VISIBILITY_DEFAULT),
+            "retention": (retention, retention not in (None, RETENTION_DEFAULT)),
+            "max_receive_count": (max_receive_count, max_receive_count is not None),
+            "seed": (seed, seed is not None),
+        }
+        for setting, (value, given) in sqs_only.items():
+            if given:
+                raise InvalidArgument(
+                    f"{setting}={value!r} on a {kind.name} queue: that is an SQS setting "
+                    f"(RabbitMQ has no {setting.replace('_', ' ')}). Leave it out, or use "
+                    "queue_type='sqs'."
+                )
     if fifo and kind is not SQS:
         raise InvalidArgument(
             f"fifo=True on a {kind.name} queue: FIFO queues are SQS's (RabbitMQ queues are "
@@ -100,15 +101,14 @@ def check_queue_settings(
             "quorum queue setting. Use queue_type='quorum'"
             + (", or max_receive_count on an SQS queue." if kind is SQS else ".")
         )
-    if visibility_timeout is not None:
-        check_visibility("visibility_timeout", visibility_timeout)
-    if retention is not None:
+    check_visibility("visibility_timeout", visibility_timeout)
+    if retention is not None:  # None: kept until consumed, as in RabbitMQ
         check_range(
             "retention",
             retention,
             RETENTION_MIN,
             RETENTION_MAX,
-            "seconds (1 minute to 14 days)",
+            "seconds (1 minute to 14 days), or None to keep messages until consumed",
             who="SQS",
             example=RETENTION_DEFAULT,
         )
