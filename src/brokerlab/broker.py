@@ -109,6 +109,9 @@ _QUEUE_DEFAULTS = {
     for name, p in inspect.signature(Queue.__init__).parameters.items()
     if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "clock"
 }
+# A RabbitMQ queue keeps a message until it is consumed (or its TTL runs out): no SQS retention
+# period unless one is asked for (https://www.rabbitmq.com/docs/ttl: messages without a TTL stay).
+_QUEUE_DEFAULTS["retention"] = None
 
 
 class Returned(NamedTuple):
@@ -236,10 +239,10 @@ class Broker:
     def catch_up(self) -> None:
         """Let every queue (and every topic subscription) apply its timers up to now."""
         for q in list(self._queues.values()):
-            q._touch()
+            q.catch_up()
         for t in list(self._topics.values()):
             for q in t.subscriptions.values():
-                q._touch()
+                q.catch_up()
 
     def _next_id(self) -> str:
         self._ids += 1
@@ -308,12 +311,14 @@ class Broker:
     ) -> Queue:
         """Declare a queue: make it, or return the existing one if the settings are the same.
 
-        ``queue_kwargs`` are :class:`~brokerlab.queue.Queue` settings (``visibility_timeout``,
-        ``message_ttl``, ``max_length``, ``max_receive_count``, ``fifo``...). ``dead_letter``
+        ``queue_kwargs`` are :class:`~brokerlab.queue.Queue` settings (``queue_type``,
+        ``visibility_timeout``, ``message_ttl``, ``max_length``, ``max_receive_count``,
+        ``delivery_limit``, ``fifo``...). ``dead_letter``
         may be a Queue or the name of a declared queue (SQS-style DLQ);
         ``dead_letter_exchange`` (with an optional ``dead_letter_routing_key``) sends dead
         letters through an exchange instead (RabbitMQ DLX). ``name=""`` asks the broker for a
-        name (``amq.gen-N``).
+        name (``amq.gen-N``). A declared queue keeps its messages until they are consumed, as in
+        RabbitMQ (``retention=None``); pass ``retention=`` in seconds for an SQS-style period.
         """
         name = check_name("queue", name)
         unknown = sorted(set(queue_kwargs) - set(_QUEUE_DEFAULTS))
@@ -378,6 +383,7 @@ class Broker:
         if dead_letter_exchange is not None:
             target = DeadLetterExchange(self, dead_letter_exchange, dead_letter_routing_key)
             queue_kwargs["dead_letter"] = target
+        queue_kwargs.setdefault("retention", None)
         q = Queue(name, clock=self.clock, **queue_kwargs)  # validates every setting
         if name.startswith("amq.gen-"):
             self._generated += 1

@@ -217,10 +217,14 @@ class BrokerSetup:
     - ``durable``: whether stored messages survive a broker restart (RabbitMQ: a durable
       queue and persistent messages; a transient queue is emptied by a restart). SQS and
       Kafka always keep what they stored, so ``"sqs"`` and ``"log"`` need ``durable=True``;
-    - ``max_receive_count``: after this many deliveries a message is dead-lettered
-      (SQS ``maxReceiveCount`` 1..1000, no default; RabbitMQ quorum queues'
-      ``x-delivery-limit``, default 20 since 4.0). ``None`` = never. The default here, 5,
-      keeps runs with poison messages short;
+    - ``max_receive_count``: after this many deliveries a message is dead-lettered, on every
+      kind (SQS ``maxReceiveCount`` 1..1000, no default, counts *receives*). ``None`` = never.
+      The default here, 5, keeps runs with poison messages short. On ``"queue"`` and
+      ``"exchange"`` this is a deliberate difference from RabbitMQ: a quorum queue's
+      ``x-delivery-limit`` = N counts *returns*, so it delivers N + 1 times (default 20 since
+      4.0), and a classic queue has no limit. The simulation counts deliveries the same way on
+      every kind so that runs compare; ``Queue(queue_type="quorum", delivery_limit=N)`` shows
+      RabbitMQ's own rule;
     - ``prefetch``: unacked deliveries per consumer (RabbitMQ ``basic.qos``; 0 = unlimited);
     - ``latency``: one-way network latency in seconds, for every message on the wire.
 
@@ -518,6 +522,18 @@ class Scenario:
                     f"{where} only. Remove it, or pick a broker it applies to."
                 )
         for fault in self.faults.schedule:
+            if fault.group is not None:
+                queues = [f"q{i}" for i in range(1, self.broker.queues + 1)]
+                if kind != "exchange" or fault.group not in queues:
+                    raise ScenarioError(
+                        f"faults: {fault!r} names group={fault.group!r}, but "
+                        + (
+                            f"this exchange's queues are {', '.join(queues)}. Name one of those."
+                            if kind == "exchange"
+                            else f"broker.kind={kind!r} has one group of consumers. Leave "
+                            "group out."
+                        )
+                    )
             if fault.msg is not None:
                 number = fault.msg[1:] if fault.msg.startswith("m") else ""
                 if not number.isdigit() or not (1 <= int(number) <= self.messages):
