@@ -14,15 +14,13 @@ from brokerlab.errors import (
     ProducerFenced,
 )
 from brokerlab.log import BATCHES_TO_RETAIN, Log
+from brokerlab.producer import BatchMetadata
+from log_state import log_state
 
 
 def values(partition):
     """The values a partition holds, in offset order."""
     return [r.value for r in partition.records()]
-
-
-from brokerlab.producer import BatchMetadata
-from log_state import log_state
 
 
 def _log(partitions: int = 2) -> Log:
