@@ -1,3 +1,5 @@
+"""The ``brokerlab`` command: every wrong path or argument gets one line and exit status 2."""
+
 from pathlib import Path
 
 import pytest
@@ -5,15 +7,19 @@ import pytest
 from brokerlab import cli
 
 
-def test_lab_command_opens_the_start_notebook_and_allows_root():
-    root = Path("/course")
-    cmd = cli.lab_command(root, [], is_root=True)
+def test_lab_command_serves_the_workspace_opens_the_start_notebook_and_allows_root():
+    ws = Path("/course/workspace")
+    cmd = cli.lab_command(ws, [], is_root=True)
     assert cmd[1:3] == ["-m", "jupyterlab"]
-    assert str(root / "notebooks/00-start-here.ipynb") in cmd
+    assert f"--ServerApp.root_dir={ws}" in cmd
+    assert "--LabApp.default_url=/lab/tree/notebooks/00-start-here.ipynb" in cmd
+    assert "--KernelManager.transport=ipc" in cmd
     assert "--allow-root" in cmd
-    assert "--allow-root" not in cli.lab_command(root, [], is_root=False)
+    assert "--allow-root" not in cli.lab_command(ws, [], is_root=False)
     # not added twice when the user passes it
-    assert cli.lab_command(root, ["--allow-root"], is_root=True).count("--allow-root") == 1
+    assert cli.lab_command(ws, ["--allow-root"], is_root=True).count("--allow-root") == 1
+    other = cli.lab_command(ws, [], is_root=False, notebook="exercises/ex01_capacity.ipynb")
+    assert "--LabApp.default_url=/lab/tree/exercises/ex01_capacity.ipynb" in other
 
 
 def test_find_course_root_finds_the_checkout(tmp_path):
@@ -23,12 +29,65 @@ def test_find_course_root_finds_the_checkout(tmp_path):
     assert cli.find_course_root(tmp_path / "deep" / "er") == tmp_path
 
 
-def test_lab_print_shows_the_command(capsys):
-    assert cli.main(["lab", "--print", "--port=9999"]) == 0
+def test_lab_print_shows_the_command_with_extra_arguments_passed_on(capsys, tmp_path):
+    assert cli.main(["lab", "--print", f"--workspace={tmp_path}", "--port=9999"]) == 0
     out = capsys.readouterr().out
     assert "jupyterlab" in out and "00-start-here.ipynb" in out and "--port=9999" in out
 
 
-def test_execute_rejects_unknown_options():
-    with pytest.raises(SystemExit):
-        cli.main(["execute", "--bogus"])
+def test_lab_help_says_extra_arguments_go_to_jupyter_lab(capsys):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["lab", "--help"])
+    assert exit.value.code == 0
+    assert "passed on to jupyter lab" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_course_settings_open_markdown_rendered_and_keep_news_off(tmp_path):
+    import json
+
+    folder = cli.lab_settings_dir(tmp_path / "settings")
+    settings = json.loads((folder / "overrides.json").read_text())
+    viewers = settings["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
+    assert viewers == {"markdown": "Markdown Preview"}
+    assert settings["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+
+
+def one_line_error(capsys, argv):
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        ([], "choose a command"),
+        (["bogus"], "invalid choice"),
+        (["execute", "--bogus"], "unrecognised arguments"),
+        (["execute", "--timeout", "soon"], "invalid int value"),
+        (["execute", "--timeout", "0"], "at least 1 second"),
+        (["execute", "no/such/notebook.ipynb"], "no such file"),
+        (["execute", "handbook/queues.md"], "is not a notebook"),
+        (["execute", "handbook"], "no notebooks"),
+        (["lab", "no-such.ipynb"], "has no no-such.ipynb"),
+        (["lab", "9999"], "is not a notebook"),
+        (["lab", "--workspace", "."], "course checkout"),
+        (["lab", "--workspace", "notebooks"], "course's own notebooks/"),
+        (["reset", "notebooks/nope.ipynb"], "not one of the course's notebooks"),
+        (["doctor", "--all"], "unrecognised arguments"),
+    ],
+)
+def test_wrong_paths_and_arguments_get_one_line_and_status_2(capsys, monkeypatch, argv, says):
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    assert says in one_line_error(capsys, argv)
+
+
+def test_execute_takes_a_folder_as_its_notebooks(tmp_path):
+    (tmp_path / "b.ipynb").write_text("{}")
+    (tmp_path / "a.ipynb").write_text("{}")
+    assert cli.notebooks_to_execute([tmp_path], tmp_path) == [
+        tmp_path / "a.ipynb",
+        tmp_path / "b.ipynb",
+    ]

@@ -142,7 +142,7 @@ def test_blank_lines_are_skipped_but_counted():
         ('{"time": true, "actor": "p", "kind": "crash"}', "not a finite number"),
         ('{"time": 0, "actor": "", "kind": "crash"}', "not a non-empty string"),
         ('{"time": 0, "actor": "p", "kind": "publish", "msg": 17}', 'e.g. "17"'),
-        ('{"time": 0, "actor": "p", "kind": "publish", "key": ["a"]}', "key ['a'] is not a string"),
+        ('{"time": 0, "actor": "p", "kind": "publish", "key": ["a"]}', "key=['a'] is not a string"),
         ('{"time": 0, "actor": "p", "kind": "deliver", "partition": -1}', "whole number >= 0"),
         ('{"time": 0, "actor": "p", "kind": "deliver", "offset": 1.5}', "whole number >= 0"),
         ('{"time": 0, "actor": "p", "kind": "crash", "info": "x"}', "info must be a JSON object"),
@@ -159,7 +159,7 @@ def test_malformed_line_names_line_number_and_reason(line, reason):
 def test_malformed_files_on_disk():
     with pytest.raises(HistoryFormatError, match=r"^line 2: not valid JSON"):
         History.from_jsonl(DATA / "malformed_bad_json.jsonl")
-    with pytest.raises(HistoryFormatError, match=r"^line 3: kind 'recieve'"):
+    with pytest.raises(HistoryFormatError, match=r"^line 3: kind='recieve'"):
         History.from_jsonl(DATA / "malformed_unknown_kind.jsonl")
 
 

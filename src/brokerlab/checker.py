@@ -22,11 +22,14 @@ Definitions
 -----------
 
 Every definition is per message id ``msg`` and per *group* (see the conventions in
-:mod:`brokerlab.history`: without ``group=`` there is one default group). "Effect" means a
-``process`` event. The order of events is their order in the history (their ``index``); times
-only label them. A message is meant for every group that handled it (was delivered it, acked
-it, processed it) and for every group that reads its partition; with one group, for that group.
-A message that was never published (only possible with ``strict=False``) is judged neither lost
+:mod:`brokerlab.history`: without ``group=`` there is one default group), and each group is
+judged on its own. "Effect" means a ``process`` event. The order of events is their order in
+the history (their ``index``); times only label them. A message is meant for every group that
+handled it (was delivered it, acked it, processed it), every group its events name (a dead
+letter in queue ``q1`` names ``group="q1"``) and every group that reads its partition; if none,
+for every group. A partition is named by its topic and number (``info["topic"]``, None if not
+recorded): partition 0 of topic ``a`` and partition 0 of topic ``b`` are two partitions. A
+message that was never published (only possible with ``strict=False``) is judged neither lost
 nor unfinished.
 
 ``duplicated``
@@ -42,7 +45,9 @@ nor unfinished.
     - the group **committed past** it: the group's *last* commit on the message's partition is
       greater than the message's offset (a commit is the next offset to read);
     - the broker **dropped** it: a ``lost`` event with ``what="message"`` (a non-durable queue
-      restarted, an overflow with nowhere to dead-letter);
+      restarted; retention, a TTL or an overflow with nowhere to dead-letter, a purge; a log's
+      retention deleted the record before the group read it). A drop that names a group
+      (``group=...``) is a drop for that group only; one that names none, for every group;
     - it was **lost on the wire**: every publish attempt has a ``lost`` event with
       ``what="publish"``, and nothing shows that any attempt reached the broker (no confirm,
       delivery, ...).
@@ -53,9 +58,11 @@ nor unfinished.
     has unfinished messages; they are *not* lost, and they break no guarantee.
 
 ``dead_lettered``
-    Every message with a ``dead_letter`` event, with its reason (``info["reason"]``). A
+    Every message with a ``dead_letter`` event, with its reason (``info["reason"]``), once per
+    group its dead letters name (``group=...``; None for those that name none). A
     dead-lettered message is set aside on purpose, so if it was never processed it is listed here
-    and *not* counted as lost.
+    and *not* counted as lost in that group (a dead letter naming no group: in any group). A
+    dead letter in queue ``q1`` of a fanout exchange says nothing about the copy in ``q2``.
 
 ``order``
     Only each message's *first* effect in a group counts (later ones are duplicates).
@@ -75,11 +82,15 @@ nor unfinished.
       (some event names a message there), so they were never delivered to the group;
     - ``delivery skipped``: a delivery past the high water over offsets that exist in the
       history, so the group jumped over messages it was never delivered;
-    - ``delivery went back``: a delivery below the position, with no crash, restart,
-      rebalance, nack, redeliver or lost event since the group's previous delivery on that
-      partition, and not marked ``redelivered`` or ``seek`` in its info. After a crash or a
-      rebalance the new owner re-reads from the committed offset: that is at-least-once working
-      as designed, not an offsets anomaly.
+    - ``delivery went back``: a delivery below the position, and not marked ``redelivered`` or
+      ``seek`` in its info, with nothing since the group's previous delivery on that partition
+      to explain it. Only events of *the same group and partition* explain it: a crash or
+      restart of one of the group's consumers, the group's rebalance (recorded by a member, by
+      the group itself as actor, or with ``group=``), a nack, redeliver or lost ack/commit of a
+      message of that partition in that group, and broker events that name no group (a broker
+      restart concerns every group). A producer's crash or another group's events explain
+      nothing. After a crash or a rebalance the new owner re-reads from the committed offset:
+      that is at-least-once working as designed, not an offsets anomaly.
 
     The first delivery or commit of a group on a partition sets where it starts: there is
     nothing to compare it with.
@@ -100,7 +111,9 @@ Well-formedness
 ---------------
 
 :func:`problems` lists the ways a history breaks causality (a delivery of a message never
-published, an ack by a consumer that was never delivered the message...). :func:`check` refuses
+published, an ack by a consumer that was never delivered the message...) and every field of
+the wrong type or value (``History.record`` refuses those, but events can be changed after;
+such an event is quoted in the problem and left out of the check). :func:`check` refuses
 a malformed history with :class:`~brokerlab.errors.HistoryFormatError` naming the first problems,
 unless ``strict=False`` (useful for a real-broker history that started recording after some
 messages were published); the problems are then kept in :attr:`Report.problems`.
@@ -112,19 +125,26 @@ Counterexamples
 (greedy delta debugging), for the shortest-counterexample search; :func:`violations` lists the
 anomalies that break a property.
 
-Cost
-----
+How it reads
+------------
 
-:func:`check` is linear: one pass over the events, then one pass over the messages, with
-dictionaries only (plus a binary search per skipped-offset candidate). See
-``benchmarks/bench_checker.py``.
+:func:`check` first builds an *index* of the history (:func:`_index`): one pass that checks
+each event's fields and learns each actor's group, then one pass that checks causality and
+files every event under its message (:class:`_Message`: its events, its first publish, where
+it lives, its effects and acks per group, its dead letters and drops), plus the few views
+that span messages (first effects in order, the events offsets are followed on, commits per
+group and partition, crashes per actor). Then each property is one small function over that
+index: :func:`_lost_and_unfinished`, :func:`_duplicated`, :func:`_order_per_key`,
+:func:`_order_per_partition`, :func:`_offsets`, :func:`_dead_lettered`. Each is linear in what
+it reads (plus a sort, and a binary search per skipped-offset candidate), so the whole check is
+linear in the history. See ``benchmarks/bench_checker.py``.
 """
 
 from __future__ import annotations
 
 import gc
 import html
-import sys
+import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,7 +152,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .errors import HistoryFormatError, InvalidArgument, InvalidType
-from .history import LOST_WHAT, Event, History
+from .history import LOST_WHAT, Event, History, field_problem, show
 
 __all__ = [
     "ANOMALY_KINDS",
@@ -190,12 +210,13 @@ def property_name(prop: str) -> str:
     """The canonical name of a property (``"exactly_once effect"`` -> ``"exactly-once"``)."""
     if not isinstance(prop, str):
         raise InvalidType(
-            f"property={prop!r} is a {type(prop).__name__}: pass one of {', '.join(PROPERTIES)}."
+            f"property={show(prop)} is a {type(prop).__name__}: pass one of "
+            f"{', '.join(PROPERTIES)}."
         )
     name = _ALIASES.get(prop.strip().lower().replace("_", "-").replace(" ", "-"))
     if name is None:
         raise InvalidArgument(
-            f"property={prop!r} is not a property: use one of {', '.join(PROPERTIES)}."
+            f"property={show(prop)} is not a property: use one of {', '.join(PROPERTIES)}."
         )
     return name
 
@@ -211,6 +232,8 @@ class Anomaly:
     ``"committed"``, ``"dropped"``, ``"wire"``; for ``order``: ``"key"`` or ``"partition"``; for
     ``offsets``: ``"commit went back"``, ``"commit skipped"``, ``"delivery skipped"``,
     ``"delivery went back"``; for ``dead_lettered``: the reason). ``reason`` is one readable line.
+    ``group`` is the group it happened in (None: the default group), ``key``, ``partition`` and
+    ``topic`` say where the message lives, when known.
     """
 
     kind: str
@@ -221,6 +244,7 @@ class Anomaly:
     group: str | None = None
     key: str | None = None
     partition: int | None = None
+    topic: str | None = None
 
     @property
     def indices(self) -> tuple[int, ...]:
@@ -252,7 +276,8 @@ class Problem(NamedTuple):
     reason: str
 
     def __str__(self) -> str:
-        return f"event #{self.index} {self.event!r}: {self.reason}"
+        quoted = repr(self.event) if isinstance(self.event, Event) else show(self.event)
+        return f"event #{self.index} {quoted}: {self.reason}"
 
 
 class Report:
@@ -295,9 +320,10 @@ class Report:
     def anomalies(self, kind: str | None = None) -> list[Anomaly]:
         """Every anomaly (or those of one kind), lost first, in a fixed order."""
         if kind is not None:
-            if kind not in ANOMALY_KINDS:
+            if not isinstance(kind, str) or kind not in ANOMALY_KINDS:
                 raise InvalidArgument(
-                    f"kind={kind!r} is not an anomaly kind: use one of {', '.join(ANOMALY_KINDS)}."
+                    f"kind={show(kind)} is not an anomaly kind: use one of "
+                    f"{', '.join(ANOMALY_KINDS)}."
                 )
             return list(getattr(self, kind))
         return [a for k in ANOMALY_KINDS for a in getattr(self, k)]
@@ -317,6 +343,7 @@ class Report:
 
     def summary(self, limit: int = 3) -> str:
         """A few lines of plain text: each verdict with its reason, then the first anomalies."""
+        _check_limit(limit)
         lines = [
             f"{_n(self.events, 'event')}, {_n(self.messages, 'message')}, {self.processed} processed"
         ]
@@ -441,15 +468,17 @@ def _verdicts(r: Report) -> dict[str, Verdict]:
 def problems(history: History) -> list[Problem]:
     """Every way ``history`` breaks causality or the recording conventions (empty: well-formed).
 
-    Checked: actor, time, partition, offset and group have usable values; time never goes
-    backwards; kinds about a message name one (``msg``); a ``lost`` event says what was lost;
-    a ``commit`` names a partition and offset (or a message); nothing is confirmed, delivered,
-    redelivered, dead-lettered or dropped before it is published; a consumer processes, acks or
-    nacks only what was delivered to it, and never settles (acks/nacks) one delivery twice; an
-    actor belongs to one group.
+    Checked: every field has a usable type and value (see
+    :func:`~brokerlab.history.field_problem`), and each event sits at its own index; time never
+    goes backwards; kinds about a message name one (``msg``); a ``lost`` event says what was
+    lost; a ``commit`` names a partition and offset (or a message); nothing is confirmed,
+    delivered, redelivered, dead-lettered or dropped before it is published; a consumer
+    processes, acks or nacks only what was delivered to it, and never settles (acks/nacks) one
+    delivery twice; an actor belongs to one group.
     """
+    _check_history(history)
     with _gc_paused():
-        return _scan(history).problems
+        return _index(history).problems
 
 
 def well_formed(history: History) -> bool:
@@ -459,6 +488,7 @@ def well_formed(history: History) -> bool:
 
 def validate(history: History, limit: int = 5) -> None:
     """Raise :class:`HistoryFormatError` naming the first ``limit`` problems, if any."""
+    _check_limit(limit)
     found = problems(history)
     if found:
         raise _malformed(found, limit)
@@ -483,35 +513,21 @@ def _check_history(history: Any) -> None:
         )
 
 
-# --- the one pass ----------------------------------------------------------------------------------
-
-# What the pass keeps per message: one small list, so that each event costs one dictionary
-# look-up for its message. The common case (one group) stores plain events, not dicts.
-_PUB = 0  # its first publish event (publish order is the order of these events)
-_LOC = 1  # (partition, offset), from the first event that says where it lives
-_TO = 2  # the consumers it was delivered to, one entry per delivery (one: the name itself)
-_SETTLERS = 3  # the consumers that acked or nacked it, one entry per ack/nack (one: the name)
-_EFFECT = 4  # its first process event, or {group: first process event} once 2 groups did
-_SETTLED = 5  # its first ack (or commit naming it), or {group: that event} once 2 groups did
-_FIRST = 6  # the index of its first event
-_LAST = 7  # the index of its last event (to find all its events again without a full pass)
-
-
-class _Pass:
-    """What one pass over the events learns: problems, per-message facts, early anomalies."""
-
-    def __init__(self, **facts: Any) -> None:
-        self.__dict__.update(facts)
+def _check_limit(limit: Any) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise InvalidArgument(
+            f"limit={show(limit)} is not a whole number >= 0: pass how many to show, e.g. 5."
+        )
 
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector for the length of one check.
 
-    A check makes a small list per message. With the collector on, every few hundred new
-    objects trigger a collection that walks the (large, long-lived) history again and again:
-    that alone made the check 2-3 times slower on a million events. Nothing the check makes is
-    cyclic garbage, so nothing is lost by waiting; the collector's previous state is restored.
+    A check makes a few small objects per message. With the collector on, every few hundred
+    new objects trigger a collection that walks the (large, long-lived) history again and
+    again: that alone made the check 2-3 times slower on a million events. Nothing the check
+    makes is cyclic garbage, so nothing is lost by waiting; the collector's state is restored.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -522,430 +538,368 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _note_group(
-    e: Event, a: str, g: Any, actor_group: dict[str, Any], group_at: dict[str, int], bad: Any
-) -> bool:
-    """Record that actor ``a`` is in group ``g`` (from event ``e``), or name the problem.
-
-    Returns True if ``a`` is new to the map: the caller must then check whether ``a`` already
-    acted (under the default group) before this event.
-    """
-    if type(g) is not str:
-        bad(_problem(e, f"group {g!r} is not a string; name groups with strings."))
-    elif a not in actor_group:
-        actor_group[a] = g
-        group_at[a] = e.index
-        return True
-    elif actor_group[a] != g:
-        bad(
-            _problem(
-                e,
-                f"{a} is in group {g!r} here but in group {actor_group[a]!r} at "
-                f"#{group_at[a]}: an actor belongs to one group. Give each group's "
-                "consumers their own names.",
-            )
-        )
-    return False
+# --- the index: one pass over the events, read by every property ---------------------------------
+#
+# A location is (topic, partition, offset); a topic partition ("tp") is (topic, partition). The
+# topic is info["topic"] (None when not recorded), so partition 0 of topics a and b are two
+# partitions.
 
 
-def _committed_by(a: str, commits: dict[tuple[Any, int], list[Event]]) -> bool:
-    """Whether actor ``a`` made any of the offset commits so far.
+class _All:
+    """The group of an event that concerns every group (a broker event that names none)."""
 
-    (A function of its own rather than a generator inside :func:`_scan`: a generator there
-    would turn ``a`` into a closure cell, which is slower to read at every event.)
-    """
-    return any(c.actor == a for cs in commits.values() for c in cs)
+    def __repr__(self) -> str:
+        return "ALL"
 
 
-def _in(slot: Any, g: Any, group_of: Any) -> Event | None:
-    """The event an ``_EFFECT``/``_SETTLED`` slot holds for group ``g`` (or None)."""
-    if slot is None:
-        return None
-    if type(slot) is dict:
-        return slot.get(g)
-    return slot if group_of(slot.actor) == g else None
+ALL = _All()
+
+# kinds whose message id is required
+_NEEDS_MSG = frozenset(
+    ("publish", "confirm", "deliver", "process", "ack", "nack", "redeliver", "dead_letter")
+)
+# kinds done by a group's consumer: their group is the consumer's
+_CONSUMER_SIDE = frozenset(("deliver", "process", "ack", "nack", "commit"))
+# kinds whose group=... makes the actor (for a deliver: the consumer) a member of that group
+_JOINS = frozenset(("deliver", "process", "ack", "nack", "commit", "crash", "restart", "rebalance"))
+# events after which a group may legitimately read offsets again that it had been delivered
+_RESETS = frozenset(("crash", "restart", "rebalance", "redeliver", "nack", "lost"))
 
 
-_MANY = object()  # "more than one": a marker no group can equal
+class _Message:
+    """What the index knows about one message id."""
 
-
-def _listed(x: Any) -> list[Any]:
-    """A ``_TO``/``_SETTLERS`` slot as a list: None, one name, or a list of names."""
-    if x is None:
-        return []
-    return x if type(x) is list else [x]
-
-
-def _slot_groups(slot: Any, group_of: Any) -> set[Any]:
-    """The groups an ``_EFFECT``/``_SETTLED`` slot holds an event for."""
-    if slot is None:
-        return set()
-    if type(slot) is dict:
-        return set(slot)
-    return {group_of(slot.actor)}
-
-
-def _scan(history: History, groups: tuple[dict[str, Any], dict[str, int]] | None = None) -> Any:
-    """The one pass over the events (see :func:`check` and :func:`problems`).
-
-    Per event: a few attribute reads and dictionary operations, no search. Whatever needs all
-    the events of one message (to quote them) is gathered afterwards, and only for the messages
-    with an anomaly.
-
-    Groups are learnt on the way (``groups``: the actor -> group map and where each was learnt,
-    when known beforehand). If an actor's group shows up only after that actor already acted,
-    the pass is run once more with the complete map, so that every event of an actor counts in
-    its group.
-    """
-    _check_history(history)
-    PUB, LOC, TO, SETTLERS, EFFECT, SETTLED, LAST = (
-        _PUB,
-        _LOC,
-        _TO,
-        _SETTLERS,
-        _EFFECT,
-        _SETTLED,
-        _LAST,
-    )
-    INF = _INF  # (local names are the fastest to read in a loop of a million events)
-    events = history.events
-    found: list[Problem] = []
-    bad = found.append
-    actor_group, group_at = ({}, {}) if groups is None else (dict(groups[0]), dict(groups[1]))
-    group_of = actor_group.get
-    again_with_groups = False
-    msgs: dict[str, list[Any]] = {}  # message -> [PUB, LOC, TO, SETTLERS, EFFECT, SETTLED]
-    consumers: set[str] = set()  # every actor something was delivered to
-    # (group, message) -> (the message's record, its later effects in the group)
-    again: dict[tuple[Any, str], tuple[list[Any], list[Event]]] = {}
-    # The per-group state of the hot branches is kept in one dict per group, keyed by key or
-    # partition (a look-up with a plain str/int key is about twice as fast as one with a
-    # (group, key) tuple, which is built and hashed anew at every event):
-    # group -> (key -> [highest rank, event], partition -> [offset, event]): the order fronts
-    fronts: dict[Any, tuple[dict[str, list[Any]], dict[int, list[Any]]]] = {}
-    # group -> partition -> [high water (highest offset delivered + 1), last delivery, resets
-    #                        before it, position (last offset delivered + 1)]
-    reading_of: dict[Any, dict[int, list[Any]]] = {}
-    commits: dict[tuple[Any, int], list[Event]] = {}  # (group, partition) -> its offset commits
-    crashes: dict[str, list[int]] = {}  # actor -> indices of its crashes
-    dead: dict[str, list[Event]] = {}  # message -> its dead_letter events
-    dropped: dict[str, Event] = {}  # message -> the lost(what="message") event
-    wire: dict[str, int] = {}  # message -> how many lost(what="publish") events
-    skips: list[tuple[str, Any, int, int, int, Event, Event | None]] = []
-    offsets_out: list[Anomaly] = []
-    order_out: list[Anomaly] = []
-    resets = 0  # crash/restart/rebalance/redeliver/nack/lost events so far
-    last_time = _LOWEST
-
-    for e in events:
-        t = e.time
-        k = e.kind
-        m = e.msg
-        a = e.actor
-        if type(t) is float and last_time <= t < INF:  # the usual case, in one comparison
-            last_time = t
-        else:
-            last_time = _time_problem(e, last_time, bad)
-        if type(a) is not str or not a:
-            bad(_problem(e, f"actor {a!r} is not a non-empty string."))
-            continue
-        p = e.partition
-        o = e.offset
-        if (p is not None and (type(p) is not int or p < 0)) or (
-            o is not None and (type(o) is not int or o < 0)
-        ):
-            bad(
-                _problem(
-                    e, f"partition {p!r} and offset {o!r} must be whole numbers >= 0 (or None)."
-                )
-            )
-            continue
-
-        info = e.info
-        if info is not None:
-            if k == "deliver" and "to" in info:
-                a = info["to"]  # a delivery recorded at the broker: about its consumer
-                if type(a) is not str or not a:
-                    bad(
-                        _problem(
-                            e, f"to={a!r} (the consumer delivered to) is not a non-empty string."
-                        )
-                    )
-                    continue
-            g = info.get("group")
-            if g is not None and group_of(a) != g:
-                if _note_group(e, a, g, actor_group, group_at, bad) and (
-                    a in consumers or _committed_by(a, commits)
-                ):
-                    again_with_groups = True  # a acted before we knew its group
-
-        # --- an offset commit (the next offset the group will read) --------------------------
-        if k == "commit" and (p is not None or m is None):
-            if p is None or o is None:
-                bad(
-                    _problem(
-                        e,
-                        "a commit needs partition=... and offset=... (the next offset to read), or msg=...",
-                    )
-                )
-                continue
-            g = group_of(a)
-            gp = (g, p)
-            cs = commits.get(gp)
-            if cs is None:
-                cs = commits[gp] = []
-            elif o < cs[-1].offset:
-                offsets_out.append(_commit_back(g, p, cs[-1], e))
-            st = reading_of.get(g, _NOTHING).get(p)
-            start = st[0] if st is not None else (cs[-1].offset if cs else None)
-            if start is not None and o > start:
-                skips.append(("commit", g, p, start, o, e, st[1] if st is not None else cs[-1]))
-            cs.append(e)
-            continue
-
-        if m is None:
-            if k in _NEEDS_MSG:
-                bad(_problem(e, f"a {k} event must name its message (msg=...)."))
-            elif k in _RESETS:
-                resets += 1
-                if k == "crash":
-                    crashes.setdefault(a, []).append(e.index)
-                elif k == "lost":
-                    what = e.get("what")
-                    if what not in LOST_WHAT:
-                        bad(_problem(e, _what_reason(what)))
-                    elif what in ("publish", "message", "deliver", "confirm"):
-                        bad(_problem(e, f"a lost {what} must name its message (msg=...)."))
-            continue
-        if type(m) is not str:
-            bad(
-                _problem(e, f'msg {m!r} is not a string; write message ids as strings, e.g. "{m}".')
-            )
-            continue
-        rec = msgs.get(m)
-        if rec is None:
-            i = e.index
-            rec = msgs[m] = [None, None, None, None, None, None, i, i]
-        else:
-            rec[LAST] = e.index
-        if o is not None and p is not None and rec[LOC] is None:
-            rec[LOC] = (p, o)
-
-        # --- message events, the most frequent first ---------------------------------------------
-        if k == "process":
-            to = rec[TO]
-            if to != a and (type(to) is not list or a not in to):
-                bad(
-                    _problem(
-                        e,
-                        f"{a} processed {m}, but {m} was never delivered to {a} before. Record the deliver first, or check the actor.",
-                    )
-                )
-            g = group_of(a)
-            done = rec[EFFECT]
-            if done is None:
-                rec[EFFECT] = e
-            else:
-                if type(done) is not dict:
-                    g0 = group_of(done.actor)
-                    done = rec[EFFECT] = {g0: done}
-                if g in done:
-                    more = again.get((g, m))
-                    if more is None:
-                        again[(g, m)] = (rec, [e])
-                    else:
-                        more[1].append(e)
-                    continue  # a duplicate: order is judged on first effects only
-                done[g] = e
-            fr = fronts.get(g)
-            if fr is None:
-                fr = fronts[g] = ({}, {})
-            pub = rec[PUB]
-            if pub is not None:
-                key = e.key
-                if key is None:
-                    key = pub.key
-                if key is not None:
-                    r = pub.index
-                    front = fr[0].get(key)
-                    if front is None:
-                        fr[0][key] = [r, e]
-                    elif r > front[0]:
-                        front[0] = r
-                        front[1] = e
-                    else:
-                        order_out.append(_key_order(m, key, g, e, pub, front[1], msgs))
-            where = rec[LOC]
-            if where is not None:
-                front = fr[1].get(where[0])
-                if front is None:
-                    fr[1][where[0]] = [where[1], e]
-                elif where[1] > front[0]:
-                    front[0] = where[1]
-                    front[1] = e
-                else:
-                    order_out.append(_partition_order(m, where, g, e, front))
-        elif k == "deliver":
-            if rec[PUB] is None:
-                bad(_problem(e, _unpublished(k, m)))
-            to = rec[TO]
-            if to is None:
-                rec[TO] = a  # one delivery: the consumer itself (no list to allocate)
-            elif type(to) is list:
-                to.append(a)
-            else:
-                rec[TO] = [to, a]
-            if a not in consumers:
-                consumers.add(a)
-            where = rec[LOC]
-            if where is None:
-                continue  # a queue delivery: no offsets to follow
-            g = group_of(a)
-            p, o = where
-            reading = reading_of.get(g)
-            if reading is None:
-                reading = reading_of[g] = {}
-            st = reading.get(p)
-            if st is None:
-                cs = commits.get((g, p))
-                if cs and o > cs[-1].offset:
-                    skips.append(("delivery", g, p, cs[-1].offset, o, e, cs[-1]))
-                reading[p] = [o + 1, e, resets, o + 1]
-                continue
-            hw = st[0]
-            if o > hw:  # jumps over offsets never delivered to the group
-                skips.append(("delivery", g, p, hw, o, e, st[1]))
-            if o >= hw:
-                st[0] = o + 1
-            if (
-                o < st[3]
-                and st[2] == resets
-                and not (info and (info.get("redelivered") or info.get("seek")))
-            ):
-                offsets_out.append(_went_back(m, g, p, o, e, st[1]))
-            st[1] = e
-            st[2] = resets
-            st[3] = o + 1
-        elif k == "publish":
-            if rec[PUB] is None:
-                rec[PUB] = e
-        elif k == "ack" or k == "nack" or k == "commit":  # (a commit that names a message)
-            to = rec[TO]
-            n = to.count(a) if type(to) is list else (1 if to == a else 0)
-            settlers = rec[SETTLERS]
-            if n == 0:
-                bad(
-                    _problem(
-                        e,
-                        f"{a} {k}s {m}, but {m} was never delivered to {a}. Record the deliver first, or check the actor.",
-                    )
-                )
-            elif settlers is None:
-                rec[SETTLERS] = a
-            elif (settlers.count(a) if type(settlers) is list else (settlers == a)) >= n:
-                bad(
-                    _problem(
-                        e,
-                        f"{a} {k}s {m} again, but each delivery can be settled only once (acking twice is an error).",
-                    )
-                )
-            elif type(settlers) is list:
-                settlers.append(a)
-            else:
-                rec[SETTLERS] = [settlers, a]
-            if k == "nack":
-                resets += 1
-                continue
-            done = rec[SETTLED]
-            if done is None:
-                rec[SETTLED] = e
-            else:
-                g = group_of(a)
-                if type(done) is not dict:
-                    g0 = group_of(done.actor)
-                    if g0 == g:
-                        continue
-                    done = rec[SETTLED] = {g0: done}
-                if g not in done:
-                    done[g] = e
-        elif k == "confirm" or k == "redeliver" or k == "dead_letter":
-            if rec[PUB] is None:
-                bad(_problem(e, _unpublished(k, m)))
-            if k == "redeliver":
-                resets += 1
-            elif k == "dead_letter":
-                dead.setdefault(m, []).append(e)
-        elif k == "lost":
-            resets += 1
-            what = e.get("what")
-            if what not in LOST_WHAT:
-                bad(_problem(e, _what_reason(what)))
-            elif what == "publish":
-                wire[m] = wire.get(m, 0) + 1
-            elif rec[PUB] is None:
-                bad(_problem(e, _unpublished(f"lost {what}", m)))
-            elif what == "message" and m not in dropped:
-                dropped[m] = e
-        else:  # crash, restart, rebalance that happen to name a message
-            resets += 1
-            if k == "crash":
-                crashes.setdefault(a, []).append(e.index)
-
-    if again_with_groups:
-        return _scan(history, (actor_group, group_at))
-    return _Pass(
-        problems=found,
-        events=events,
-        actor_group=actor_group,
-        msgs=msgs,
-        consumers=consumers,
-        again=again,
-        # (group, partition) -> the reading state above, for the checks after the pass
-        reading={(g, p): st for g, by_p in reading_of.items() for p, st in by_p.items()},
-        commits=commits,
-        crashes=crashes,
-        dead=dead,
-        dropped=dropped,
-        wire=wire,
-        skips=skips,
-        offsets=offsets_out,
-        order=order_out,
+    __slots__ = (
+        "id",
+        "events",
+        "publish",
+        "publishes",
+        "wire_losses",
+        "where",
+        "delivered",
+        "settled",
+        "effects",
+        "released",
+        "groups",
+        "dead_letters",
+        "drops",
     )
 
+    def __init__(self, msg: str) -> None:
+        self.id = msg
+        self.events: list[Event] = []  # all its events, in history order (to quote them)
+        self.publish: Event | None = None  # its first publish: publish order is their order
+        self.publishes = 0  # publish attempts
+        self.wire_losses = 0  # lost(what="publish") events
+        self.where: tuple[Any, int, int] | None = None  # its first (topic, partition, offset)
+        self.delivered: dict[str, int] = {}  # consumer -> deliveries to it
+        self.settled: dict[str, int] = {}  # consumer -> its acks and nacks
+        self.effects: dict[Any, list[Event]] = {}  # group -> its process events in that group
+        self.released: dict[Any, Event] = {}  # group -> first ack (or commit naming it) there
+        self.groups: set[Any] = set()  # groups that handled it or that its events name
+        self.dead_letters: list[Event] = []
+        self.drops: list[Event] = []  # lost(what="message"): the broker let go of it
 
-_INF = float("inf")
-_NOTHING: dict[Any, Any] = {}  # an empty dict to read from (never written)
-_LOWEST = -sys.float_info.max
+    @property
+    def tp(self) -> tuple[Any, int] | None:
+        return None if self.where is None else self.where[:2]
 
 
-def _time_problem(e: Event, last_time: float, bad: Any) -> float:
-    """The slow path of the time check: an int, or something wrong. Returns the new last time."""
-    t = e.time
-    tt = type(t)
-    if not ((tt is float or tt is int) and t - t == 0):  # t - t is nan for nan and infinities
-        bad(_problem(e, f"time {t!r} is not a finite number of seconds."))
-        return last_time
-    if t < last_time:
-        bad(
-            _problem(
-                e,
-                f"time goes backwards: t={t:g} after t={last_time:g}. "
-                "Record events in the order they happen.",
+class _Index:
+    """The views the properties read, built by :func:`_index` (two passes over the events)."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.problems: list[Problem] = []
+        self.group_of_actor: dict[str, Any] = {}  # an actor's group (learnt from group=...)
+        self.messages: dict[str, _Message] = {}
+        self.consumers: set[str] = set()  # actors of consumer-side events
+        self.producers: set[str] = set()  # actors that published or were confirmed
+        self.groups: set[Any] = set()  # every group that consumed or that an event names
+        # each (message, group)'s first effect, in history order: (event, group, message)
+        self.first_effects: list[tuple[Event, Any, _Message]] = []
+        # the events the offsets are followed on, in history order: located deliveries,
+        # offset commits, and everything that may explain a re-read (crash, nack, ...)
+        self.reading: list[Event] = []
+        self.readers: dict[tuple[Any, int], set[Any]] = {}  # tp -> groups reading it
+        self.commits: dict[tuple[Any, tuple[Any, int]], list[Event]] = {}  # (group, tp) -> commits
+        self.crashes: dict[str, list[Event]] = {}  # actor -> its crashes
+
+    def group_of(self, actor: str) -> Any:
+        """An actor's group (None: the default group)."""
+        return self.group_of_actor.get(actor)
+
+    def group_of_event(self, e: Event) -> Any:
+        """The group an event concerns: its consumer's for consumer-side events, else the
+        group it names, else :data:`ALL` (a broker event about every group)."""
+        if e.kind in _CONSUMER_SIDE:
+            return self.group_of(_consumer(e))
+        if e.kind == "lost" and e.actor in self.consumers:  # a consumer's lost ack or commit
+            return self.group_of(e.actor)
+        named = e.get("group")
+        return ALL if named is None else named
+
+    def concerns(self, e: Event, group: Any) -> bool:
+        found = self.group_of_event(e)
+        return found is ALL or found == group
+
+    def all_groups(self) -> list[Any]:
+        return sorted(self.groups, key=repr) if self.groups else [None]
+
+
+def _consumer(e: Event) -> str:
+    """Who a consumer-side event is about: the actor, or for a delivery recorded at the broker,
+    ``info["to"]``."""
+    if e.kind == "deliver" and e.info and "to" in e.info:
+        return e.info["to"]
+    return e.actor
+
+
+def _where(e: Event, m: _Message | None) -> tuple[Any, int, int] | None:
+    """Where event ``e`` says its message is, else where its message was first seen."""
+    if e.partition is not None and e.offset is not None:
+        return (e.get("topic"), e.partition, e.offset)
+    return None if m is None else m.where
+
+
+def _index(history: History) -> _Index:
+    """Build the :class:`_Index` of ``history``: first each event on its own (fields, groups),
+    then the events together (time order, causality, and the views)."""
+    ix = _Index(history.events)
+    usable = _read_fields(ix)
+    last_time = -math.inf
+    for e in usable:
+        if e.time < last_time:
+            ix.problems.append(
+                Problem(
+                    e.index,
+                    e,
+                    f"time goes backwards: t={e.time:g} after t={last_time:g}. "
+                    "Record events in the order they happen.",
+                )
             )
+        last_time = e.time
+        _add(ix, e)
+    ix.problems.sort(key=lambda p: p.index)  # (stable: an event's own problems stay in order)
+    return ix
+
+
+def _read_fields(ix: _Index) -> list[Event]:
+    """Check each event's fields and learn each actor's group; return the usable events."""
+    usable = []
+    joined_at: dict[str, int] = {}
+    for i, e in enumerate(ix.events):
+        if not isinstance(e, Event):
+            ix.problems.append(
+                Problem(i, e, f"{show(e)} is not an Event: build histories with record().")
+            )
+            continue
+        why = field_problem(e.time, e.actor, e.kind, e.msg, e.key, e.partition, e.offset, e.info)
+        if why is None and e.index != i:
+            why = f"index={show(e.index)} is not its position {i}: build histories with record()."
+        if why is not None:
+            ix.problems.append(Problem(i, e, why))
+            continue
+        usable.append(e)
+        group = e.get("group")
+        if group is None or e.kind not in _JOINS:
+            continue
+        member = _consumer(e)
+        known = ix.group_of_actor.setdefault(member, group)
+        joined_at.setdefault(member, i)
+        if known != group:
+            ix.problems.append(
+                Problem(
+                    i,
+                    e,
+                    f"{member} is in group {group!r} here but in group {known!r} at "
+                    f"#{joined_at[member]}: an actor belongs to one group. Give each group's "
+                    "consumers their own names.",
+                )
+            )
+    return usable
+
+
+def _add(ix: _Index, e: Event) -> None:
+    """Add one (usable) event to the index, noting any causality problem."""
+    kind = e.kind
+    if kind == "commit" and (e.partition is not None or e.msg is None):
+        _add_offset_commit(ix, e)
+        return
+    if kind in _RESETS:
+        ix.reading.append(e)
+        if kind == "crash":
+            ix.crashes.setdefault(e.actor, []).append(e)
+    if e.msg is None:
+        _check_no_message(ix, e)
+        return
+    m = ix.messages.get(e.msg)
+    if m is None:
+        m = ix.messages[e.msg] = _Message(e.msg)
+    m.events.append(e)
+    if m.where is None and e.partition is not None and e.offset is not None:
+        m.where = (e.get("topic"), e.partition, e.offset)
+    if kind in _CONSUMER_SIDE:
+        consumer = _consumer(e)
+        group = ix.group_of(consumer)
+        ix.consumers.add(consumer)
+    else:
+        group = e.get("group")  # a broker event may name the group it concerns
+    if kind in _CONSUMER_SIDE or group is not None:
+        ix.groups.add(group)
+        m.groups.add(group)
+    _ADD_MESSAGE_EVENT[kind](ix, e, m)
+
+
+def _bad(ix: _Index, e: Event, reason: str) -> None:
+    ix.problems.append(Problem(e.index, e, reason))
+
+
+def _add_offset_commit(ix: _Index, e: Event) -> None:
+    if e.partition is None or e.offset is None:
+        _bad(
+            ix,
+            e,
+            "a commit needs partition=... and offset=... (the next offset to read), or msg=...",
         )
-    return t
+        return
+    group = ix.group_of(e.actor)
+    tp = (e.get("topic"), e.partition)
+    ix.consumers.add(e.actor)
+    ix.groups.add(group)
+    ix.readers.setdefault(tp, set()).add(group)
+    ix.commits.setdefault((group, tp), []).append(e)
+    ix.reading.append(e)
 
 
-def _problem(e: Event, reason: str) -> Problem:
-    return Problem(e.index, e, reason)
+def _check_no_message(ix: _Index, e: Event) -> None:
+    if e.kind in _NEEDS_MSG:
+        _bad(ix, e, f"a {e.kind} event must name its message (msg=...).")
+    elif e.kind == "lost":
+        what = e.get("what")
+        if what not in LOST_WHAT:
+            _bad(ix, e, _what_reason(what))
+        elif what in ("publish", "message", "deliver", "confirm"):
+            _bad(ix, e, f"a lost {what} must name its message (msg=...).")
+    if e.kind == "rebalance" and e.get("group") is not None:
+        ix.groups.add(e.get("group"))
+
+
+def _needs_publish(ix: _Index, e: Event, m: _Message, what: str | None = None) -> None:
+    if m.publish is None:
+        what = what or e.kind
+        _bad(
+            ix,
+            e,
+            f"{what} of {m.id}, but {m.id} was never published before it. Record its publish "
+            "first, or check the id.",
+        )
+
+
+def _add_publish(ix: _Index, e: Event, m: _Message) -> None:
+    ix.producers.add(e.actor)
+    m.publishes += 1
+    if m.publish is None:
+        m.publish = e
+
+
+def _add_confirm(ix: _Index, e: Event, m: _Message) -> None:
+    ix.producers.add(e.actor)
+    _needs_publish(ix, e, m)
+
+
+def _add_deliver(ix: _Index, e: Event, m: _Message) -> None:
+    _needs_publish(ix, e, m)
+    consumer = _consumer(e)
+    m.delivered[consumer] = m.delivered.get(consumer, 0) + 1
+    where = _where(e, m)
+    if where is not None:
+        ix.readers.setdefault(where[:2], set()).add(ix.group_of(consumer))
+        ix.reading.append(e)
+
+
+def _add_process(ix: _Index, e: Event, m: _Message) -> None:
+    if e.actor not in m.delivered:
+        _bad(
+            ix,
+            e,
+            f"{e.actor} processed {m.id}, but {m.id} was never delivered to {e.actor} before. "
+            "Record the deliver first, or check the actor.",
+        )
+    group = ix.group_of(e.actor)
+    effects = m.effects.setdefault(group, [])
+    effects.append(e)
+    if len(effects) == 1:
+        ix.first_effects.append((e, group, m))
+
+
+def _add_settle(ix: _Index, e: Event, m: _Message) -> None:
+    """An ack, a nack, or a commit that names its message (acks it, in effect)."""
+    a, k = e.actor, e.kind
+    deliveries = m.delivered.get(a, 0)
+    if deliveries == 0:
+        _bad(
+            ix,
+            e,
+            f"{a} {k}s {m.id}, but {m.id} was never delivered to {a}. Record the deliver "
+            "first, or check the actor.",
+        )
+    elif m.settled.get(a, 0) >= deliveries:
+        _bad(
+            ix,
+            e,
+            f"{a} {k}s {m.id} again, but each delivery can be settled only once (acking twice "
+            "is an error).",
+        )
+    else:
+        m.settled[a] = m.settled.get(a, 0) + 1
+    if k != "nack":
+        m.released.setdefault(ix.group_of(a), e)
+
+
+def _add_broker_event(ix: _Index, e: Event, m: _Message) -> None:
+    """A redeliver or a dead_letter."""
+    _needs_publish(ix, e, m)
+    if e.kind == "dead_letter":
+        m.dead_letters.append(e)
+
+
+def _add_lost(ix: _Index, e: Event, m: _Message) -> None:
+    what = e.get("what")
+    if what not in LOST_WHAT:
+        _bad(ix, e, _what_reason(what))
+    elif what == "publish":
+        ix.producers.add(e.actor)
+        m.wire_losses += 1
+    else:
+        _needs_publish(ix, e, m, f"lost {what}")
+        if what == "message" and m.publish is not None:
+            m.drops.append(e)
+
+
+def _add_other(ix: _Index, e: Event, m: _Message) -> None:
+    """A crash, restart or rebalance that happens to name a message: nothing more to note."""
+
+
+_ADD_MESSAGE_EVENT = {
+    "publish": _add_publish,
+    "confirm": _add_confirm,
+    "deliver": _add_deliver,
+    "process": _add_process,
+    "ack": _add_settle,
+    "nack": _add_settle,
+    "commit": _add_settle,
+    "redeliver": _add_broker_event,
+    "dead_letter": _add_broker_event,
+    "lost": _add_lost,
+    "crash": _add_other,
+    "restart": _add_other,
+    "rebalance": _add_other,
+}
 
 
 def _what_reason(what: Any) -> str:
-    return f"a lost event needs info what= one of {', '.join(LOST_WHAT)}; got {what!r}."
-
-
-def _unpublished(k: str, m: str) -> str:
-    return f"{k} of {m}, but {m} was never published before it. Record its publish first, or check the id."
+    return f"a lost event needs info what= one of {', '.join(LOST_WHAT)}; got {show(what)}."
 
 
 # --- the check -------------------------------------------------------------------------------------
@@ -956,429 +910,544 @@ def check(history: History, *, strict: bool = True) -> Report:
 
     With ``strict=True`` (the default) a history that is not well-formed (see :func:`problems`)
     raises :class:`HistoryFormatError`; with ``strict=False`` it is checked anyway and the
-    problems are listed in :attr:`Report.problems`.
+    problems are listed in :attr:`Report.problems` (an event with an unusable field is left
+    out of the check).
     """
+    _check_history(history)
+    if not isinstance(strict, bool):
+        raise InvalidType(f"strict={show(strict)} is not a bool: pass True or False.")
     with _gc_paused():
-        return _check(history, strict)
+        ix = _index(history)
+        if ix.problems and strict:
+            raise _malformed(ix.problems)
+        lost, unfinished = _lost_and_unfinished(ix)
+        anomalies = {
+            "lost": lost,
+            "duplicated": _duplicated(ix),
+            "order": _by_last_event(_order_per_key(ix) + _order_per_partition(ix)),
+            "offsets": _offsets(ix),
+            "dead_lettered": _dead_lettered(ix),
+            "unfinished": unfinished,
+        }
+        published = [m for m in ix.messages.values() if m.publish is not None]
+        return Report(
+            events=len(ix.events),
+            messages=len(published),
+            processed=sum(len(m.effects) for m in published),
+            anomalies=anomalies,
+            problems=ix.problems,
+        )
 
 
-def _check(history: History, strict: bool) -> Report:
-    s = _scan(history)
-    if s.problems and strict:
-        raise _malformed(s.problems)
-    out: dict[str, list[Anomaly]] = {k: [] for k in ANOMALY_KINDS}
-    out["order"] = s.order
-    out["offsets"] = s.offsets
-    group_of = s.actor_group.get
-    groups = {group_of(a) for a in s.consumers} | {g for g, _p in s.commits}
-    ordered = sorted(groups, key=repr) if groups else [None]
-    multi = len(ordered) > 1
-    parts = {g: {p for gg, p in (*s.reading, *s.commits) if gg == g} for g in ordered}
-    # partition -> the one group that reads it (_MANY if several do)
-    reader: dict[int, Any] = {}
-    for gp in (*s.reading, *s.commits):
-        reader[gp[1]] = gp[0] if reader.get(gp[1], gp[0]) == gp[0] else _MANY
+def _by_first_event(found: list[Anomaly]) -> list[Anomaly]:
+    return sorted(found, key=lambda a: a.events[0].index if a.events else -1)
 
-    # Which (group, message) pairs need a closer look: never took effect in the group (lost?
-    # unfinished?), or took effect more than once (duplicated).
-    # (each with the message's record: looking it up again in a dict of a million messages
-    # costs a cache miss, while this loop reads the records in the order they were made)
-    unprocessed: list[tuple[Any, str, list[Any]]] = []
-    processed = 0
-    published = 0
-    dead_letters = s.dead
-    PUB, LOC, TO, EFFECT, SETTLED = _PUB, _LOC, _TO, _EFFECT, _SETTLED  # locals: read fastest
-    for m, rec in s.msgs.items():
-        if rec[PUB] is None:
+
+def _by_last_event(found: list[Anomaly]) -> list[Anomaly]:
+    return sorted(found, key=lambda a: a.events[-1].index if a.events else -1)
+
+
+def _mine(ix: _Index, m: _Message, group: Any) -> tuple[Event, ...]:
+    """The events of ``m`` that concern ``group`` (and those that concern every group)."""
+    return tuple(e for e in m.events if ix.concerns(e, group))
+
+
+def _meant_for(ix: _Index, m: _Message) -> list[Any]:
+    """The groups ``m`` is meant for: those that handled it or that its events name, and those
+    that read its partition; if none, every group."""
+    groups = set(m.groups)
+    if m.tp is not None:
+        groups |= ix.readers.get(m.tp, set())
+    return sorted(groups, key=repr) if groups else ix.all_groups()
+
+
+def _for_group(events: list[Event], group: Any) -> list[Event]:
+    """The broker events (dead letters, drops) that apply to ``group``: those naming it, and
+    those naming no group."""
+    return [e for e in events if e.get("group") is None or e.get("group") == group]
+
+
+# --- lost and unfinished ------------------------------------------------------------------------
+
+
+def _lost_and_unfinished(ix: _Index) -> tuple[list[Anomaly], list[Anomaly]]:
+    """Every (message, group) that never took effect and was not dead-lettered there: lost if
+    the broker let go of it for that group, else unfinished."""
+    lost: list[Anomaly] = []
+    unfinished: list[Anomaly] = []
+    for m in ix.messages.values():
+        if m.publish is None:
             continue  # never published (a malformed history): neither lost nor unfinished
-        published += 1
-        dead = m in dead_letters  # set aside on purpose: listed under dead_lettered, never lost
-        effect = rec[EFFECT]
-        if not multi:
-            if effect is not None:
-                processed += 1
-            elif not dead:
-                unprocessed.append((ordered[0], m, rec))
-            continue
-        if effect is not None and type(effect) is not dict:  # took effect in one group, g0:
-            a0 = effect.actor  # the usual case is that no other group wanted it
-            g0 = group_of(a0)
-            where, to, settled = rec[LOC], rec[TO], rec[SETTLED]
-            if (
-                (where is None or reader.get(where[0], g0) == g0)
-                and (
-                    to is None
-                    or to == a0  # delivered once, to the consumer that processed it
-                    or (
-                        group_of(to) == g0
-                        if type(to) is str
-                        else all(group_of(a) == g0 for a in to)
+        for group in _meant_for(ix, m):
+            if group in m.effects or _for_group(m.dead_letters, group):
+                continue
+            why = _let_go(ix, m, group)
+            if why is not None:
+                lost.append(why)
+            else:
+                unfinished.append(
+                    Anomaly(
+                        "unfinished",
+                        m.id,
+                        f"never took effect{_in_group(group)}, and the broker still holds it "
+                        "at the end",
+                        _mine(ix, m, group),
+                        "",
+                        group,
+                        m.events[0].key,
+                        *_partition_fields(m),
                     )
                 )
-                and (
-                    settled is None or (type(settled) is not dict and group_of(settled.actor) == g0)
-                )
-            ):
-                processed += 1
-                continue
-        done = _slot_groups(effect, group_of)
-        meant = (
-            {group_of(a) for a in _listed(rec[_TO])} | _slot_groups(rec[_SETTLED], group_of) | done
+    return _by_first_event(lost), _by_first_event(unfinished)
+
+
+def _partition_fields(m: _Message) -> tuple[int | None, Any]:
+    """``(partition, topic)`` of an anomaly about ``m``."""
+    return (None, None) if m.where is None else (m.where[1], m.where[0])
+
+
+def _let_go(ix: _Index, m: _Message, group: Any) -> Anomaly | None:
+    """The ``lost`` anomaly if the broker let go of unprocessed ``m`` for ``group``, else None.
+
+    The reasons, in the order they are looked for: acked (or committed by id) by a consumer of
+    the group; committed past by the group; dropped by the broker (``lost`` what="message":
+    a restart, an overflow, retention or TTL); every publish lost on the wire.
+    """
+    mine = _mine(ix, m, group)
+    key = m.events[0].key
+    place = _partition_fields(m)
+    released = m.released.get(group)
+    if released is not None:
+        crash = _crash_after(ix, released)
+        verb = "acked" if released.kind == "ack" else "committed"
+        return Anomaly(
+            "lost",
+            m.id,
+            f"{verb} by {released.actor} at t={released.time:g} (#{released.index}) but never "
+            f"processed{_in_group(group)}{_crashed(crash)}",
+            _sorted(*mine, crash),
+            "acked",
+            group,
+            key,
+            *place,
         )
-        where = rec[_LOC]
-        if where is not None:
-            meant |= {g for g in ordered if where[0] in parts[g]}
-        for g in sorted(meant, key=repr) if meant else ordered:
-            if g in done:
-                processed += 1
-            elif not dead:
-                unprocessed.append((g, m, rec))
-    wanted = {m: rec for _g, m, rec in unprocessed}
-    wanted.update((m, rec) for (_g, m), (rec, _more) in s.again.items())
-    by_msg = _events_of(wanted, s.events)
-
-    for (g, m), (rec, more) in s.again.items():
-        first = _in(rec[_EFFECT], g, group_of)
-        out["duplicated"].append(_duplicated(m, g, [first, *more], by_msg[m], group_of))
-    commit_max: dict[tuple[Any, int], list[int]] = {}
-    for g, m, rec in unprocessed:
-        evs = by_msg[m]
-        lost = _released(m, rec, g, evs, s, commit_max)
-        if lost is not None:
-            out["lost"].append(lost)
-        else:
-            where = rec[_LOC]
-            out["unfinished"].append(
-                Anomaly(
-                    "unfinished",
-                    m,
-                    f"never took effect{_in_group(g)}, and the broker still holds it at the end",
-                    _mine(evs, g, group_of),
-                    "",
-                    g,
-                    evs[0].key,
-                    where[0] if where else None,
-                )
-            )
-    for kind in ("lost", "unfinished", "duplicated"):
-        out[kind].sort(key=_first_index)
-    _skips(s.skips, s.msgs, out["offsets"])
-    _dead_letters(s.dead, s.msgs, out["dead_lettered"])
-    return Report(
-        events=len(s.events),
-        messages=published,
-        processed=processed,
-        anomalies=out,
-        problems=s.problems,
-    )
-
-
-def _events_of(wanted: dict[str, list[Any]], events: list[Event]) -> dict[str, list[Event]]:
-    """All the events of each ``wanted`` message (message -> its record), reading only the
-    stretches of the history between each one's first and last event (merged where they
-    overlap)."""
-    by_msg: dict[str, list[Event]] = {m: [] for m in sorted(wanted)}
-    spans = sorted((rec[_FIRST], rec[_LAST]) for rec in wanted.values())
-    merged: list[list[int]] = []
-    for first, last in spans:
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], last)
-        else:
-            merged.append([first, last])
-    get = by_msg.get
-    for first, last in merged:
-        for e in events[first : last + 1]:
-            evs = get(e.msg)  # type: ignore[arg-type]
-            if evs is not None:
-                evs.append(e)
-    return by_msg
-
-
-def _first_index(a: Anomaly) -> int:
-    return a.events[0].index if a.events else -1
-
-
-def _gp(g: Any, p: int) -> str:
-    return f"partition {p}" if g is None else f"group {g}, partition {p}"
-
-
-def _in_group(g: Any) -> str:
-    return "" if g is None else f" in group {g}"
-
-
-def _idx(e: Event) -> int:
-    return e.index
-
-
-def _sorted(*events: Event | None) -> tuple[Event, ...]:
-    """The given events without ``None`` and repeats, in history order."""
-    return tuple(sorted({x.index: x for x in events if x is not None}.values(), key=_idx))
-
-
-def _went_back(m: str, g: Any, p: int, o: int, e: Event, prev: Event) -> Anomaly:
-    return Anomaly(
-        "offsets",
-        m,
-        f"{_gp(g, p)}: delivered offset {o} at t={e.time:g} (#{e.index}) after offset "
-        f"{prev.offset} (#{prev.index}), with no crash, restart, rebalance or redelivery between",
-        (prev, e),
-        "delivery went back",
-        g,
-        None,
-        p,
-    )
-
-
-def _commit_back(g: Any, p: int, prev: Event, e: Event) -> Anomaly:
-    return Anomaly(
-        "offsets",
-        None,
-        f"{_gp(g, p)}: commit went back from {prev.offset} (#{prev.index}) to {e.offset} "
-        f"(#{e.index}); the group would read offsets {e.offset}..{prev.offset - 1} again",  # type: ignore[operator]
-        (prev, e),
-        "commit went back",
-        g,
-        None,
-        p,
-    )
-
-
-def _key_order(
-    m: str, key: str, g: Any, e: Event, pub: Event, ahead: Event, msgs: dict[str, list[Any]]
-) -> Anomaly:
-    """``m`` took effect (``e``) after ``ahead``, a message with the same key published later."""
-    pub_n = msgs[ahead.msg][_PUB]  # type: ignore[index]
-    return Anomaly(
-        "order",
-        m,
-        f"key={key}{_in_group(g)}: {m} took effect at t={e.time:g} (#{e.index}) after {ahead.msg} "
-        f"(#{ahead.index}), though {m} was published first"
-        + (f" (#{pub.index} before #{pub_n.index})" if pub_n else ""),
-        _sorted(pub, pub_n, ahead, e),
-        "key",
-        g,
-        key,
-    )
-
-
-def _partition_order(m: str, where: tuple[int, int], g: Any, e: Event, front: list[Any]) -> Anomaly:
-    p, o = where
-    ahead = front[1]
-    return Anomaly(
-        "order",
-        m,
-        f"{_gp(g, p)}: {m} (offset {o}) took effect at t={e.time:g} (#{e.index}) after "
-        f"{ahead.msg} (offset {front[0]}, #{ahead.index})",
-        (ahead, e),
-        "partition",
-        g,
-        None,
-        p,
-    )
-
-
-def _skips(
-    candidates: list[tuple[str, Any, int, int, int, Event, Event | None]],
-    msgs: dict[str, list[Any]],
-    out: list[Anomaly],
-) -> None:
-    """Report the skip candidates whose gap holds offsets that exist in the history."""
-    if not candidates:
-        return
-    known: dict[int, list[tuple[int, str]]] = {}
-    for m, rec in msgs.items():
-        where = rec[_LOC]
-        if where is not None:
-            known.setdefault(where[0], []).append((where[1], m))
-    for lst in known.values():
-        lst.sort()
-    for what, g, p, low, high, e, before in candidates:
-        lst = known.get(p, [])
-        i = bisect_left(lst, (low, ""))
-        j = bisect_left(lst, (high, ""))
-        if i >= j:
-            continue  # the gap holds no message: nothing was skipped
-        first_o, first_m = lst[i]
-        n = j - i
-        quoted = _sorted(before, msgs[first_m][_PUB], e)
-        if what == "commit":
-            reason = (
-                f"{_gp(g, p)}: committed {high} at t={e.time:g} (#{e.index}) but {n} existing "
-                f"offset(s) from {first_o} ({first_m}) were never delivered to the group"
-            )
-            kind = "commit skipped"
-        else:
-            reason = (
-                f"{_gp(g, p)}: delivered offset {high} at t={e.time:g} (#{e.index}) after offset "
-                f"{low - 1}, skipping {n} existing offset(s) from {first_o} ({first_m})"
-            )
-            kind = "delivery skipped"
-        out.append(Anomaly("offsets", first_m, reason, quoted, kind, g, None, p))
-    out.sort(key=lambda a: a.events[-1].index)
-
-
-def _dead_letters(
-    dead: dict[str, list[Event]],
-    msgs: dict[str, list[Any]],
-    out: list[Anomaly],
-) -> None:
-    """One ``dead_lettered`` entry per dead-lettered message, with its reason(s)."""
-    for m, letters in dead.items():
-        reasons = ", ".join(
-            dict.fromkeys(str(x.get("reason", "no reason recorded")) for x in letters)
+    past = _commit_past(ix, m, group)
+    if past is not None:
+        crash = _crash_after(ix, past)
+        topic, p, o = m.where  # type: ignore[misc]
+        return Anomaly(
+            "lost",
+            m.id,
+            f"{_place(group, topic, p)}: committed past offset {o} ({past.actor} committed "
+            f"{past.offset} at t={past.time:g}, #{past.index}) but never processed"
+            f"{_crashed(crash)}",
+            _sorted(*mine, past, crash),
+            "committed",
+            group,
+            key,
+            *place,
         )
-        d0 = letters[0]
-        pub, where = msgs[m][_PUB], msgs[m][_LOC]
-        out.append(
-            Anomaly(
-                "dead_lettered",
-                m,
-                f"dead-lettered by {d0.actor} at t={d0.time:g} (#{d0.index}): {reasons}",
-                _sorted(pub, *letters),
-                reasons,
-                None,
-                (pub or d0).key,
-                where[0] if where else None,
-            )
+    drops = _for_group(m.drops, group)
+    if drops:
+        drop = drops[0]
+        why = drop.get("reason")
+        return Anomaly(
+            "lost",
+            m.id,
+            f"dropped by {drop.actor} at t={drop.time:g} (#{drop.index}) before it was processed"
+            + _in_group(group)
+            + (f" ({_plain(why)})" if why else ""),
+            mine,
+            "dropped",
+            group,
+            key,
+            *place,
         )
+    reached = any(
+        e.kind != "publish" and not (e.kind == "lost" and e.get("what") == "publish")
+        for e in m.events
+    )
+    if m.wire_losses and m.wire_losses >= m.publishes and not reached:
+        return Anomaly(
+            "lost",
+            m.id,
+            f"all {m.publishes} publish attempt(s) were lost on the wire and none reached the "
+            "broker",
+            tuple(m.events),
+            "wire",
+            group,
+            key,
+            *place,
+        )
+    return None
 
 
-def _to(e: Event) -> str:
-    """Who an event is about: the actor, or for a deliver recorded at the broker, ``info["to"]``."""
-    info = e.info
-    if info and e.kind == "deliver":
-        return info.get("to", e.actor)
-    return e.actor
+def _commit_past(ix: _Index, m: _Message, group: Any) -> Event | None:
+    """If the group's last commit on ``m``'s partition is past ``m``: the first commit that
+    went past it (the one that let it go), else None."""
+    if m.where is None:
+        return None
+    topic, p, o = m.where
+    commits = ix.commits.get((group, (topic, p)))
+    if not commits or commits[-1].offset <= o:
+        return None
+    return next(c for c in commits if c.offset > o)
 
 
-def _mine(evs: list[Event], g: Any, group_of: Any) -> tuple[Event, ...]:
-    """A message's events that concern group ``g`` (and those that concern every group)."""
-    return tuple(x for x in evs if x.kind not in _CONSUMER_SIDE or group_of(_to(x)) == g)
+def _crash_after(ix: _Index, e: Event) -> Event | None:
+    """The first crash of ``e``'s actor after ``e`` (quoted: it explains why nothing happened)."""
+    crashes = ix.crashes.get(e.actor, [])
+    i = bisect_right(crashes, e.index, key=lambda c: c.index)
+    return crashes[i] if i < len(crashes) else None
 
 
-def _duplicated(m: str, g: Any, done: list[Event], evs: list[Event], group_of: Any) -> Anomaly:
-    quoted = _mine(evs, g, group_of)
-    why = ""
-    attempts = [x for x in evs if x.kind == "publish"]
+def _crashed(crash: Event | None) -> str:
+    return "" if crash is None else f"; {crash.actor} crashed at t={crash.time:g} (#{crash.index})"
+
+
+# --- duplicated -----------------------------------------------------------------------------------
+
+
+def _duplicated(ix: _Index) -> list[Anomaly]:
+    """Every (message, group) whose effect happened more than once."""
+    found = []
+    for m in ix.messages.values():
+        for group, effects in m.effects.items():
+            if len(effects) > 1:
+                found.append(_duplicate(ix, m, group, effects))
+    return _by_first_event(found)
+
+
+def _duplicate(ix: _Index, m: _Message, group: Any, effects: list[Event]) -> Anomaly:
+    mine = _mine(ix, m, group)
     again = [
-        x for x in evs if x.kind == "redeliver" or (x.kind == "deliver" and x.get("redelivered"))
+        e for e in mine if e.kind == "redeliver" or (e.kind == "deliver" and e.get("redelivered"))
     ]
+    attempts = [e for e in m.events if e.kind == "publish"]
+    why = ""
     if again:
         why = f" after a redelivery (#{again[0].index})"
     elif len(attempts) > 1:
         why = f" after a producer retry (#{attempts[1].index})"
-    times = ", ".join(f"#{x.index} by {x.actor}" for x in done)
+    times = ", ".join(f"#{e.index} by {e.actor}" for e in effects)
     return Anomaly(
         "duplicated",
-        m,
-        f"took effect {len(done)} times{_in_group(g)} ({times}){why}",
-        quoted,
+        m.id,
+        f"took effect {len(effects)} times{_in_group(group)} ({times}){why}",
+        mine,
         "",
-        g,
-        evs[0].key if evs else None,
+        group,
+        m.events[0].key,
+        *_partition_fields(m),
     )
 
 
-def _released(
-    m: str,
-    rec: list[Any],
-    g: Any,
-    evs: list[Event],
-    s: Any,
-    commit_max: dict[tuple[Any, int], list[int]],
-) -> Anomaly | None:
-    """If the broker let go of unprocessed ``m`` for group ``g``: the ``lost`` anomaly, else None."""
-    group_of = s.actor_group.get
-    mine = _mine(evs, g, group_of)
-    key = evs[0].key
-    where = rec[_LOC]
-    part = where[0] if where else None
-    # acked (or committed by message id) by a consumer of the group
-    x = _in(rec[_SETTLED], g, group_of)
-    if x is not None:
-        crash = _crash_after(x, s.crashes, s.events)
-        tail = f"; {crash.actor} crashed at t={crash.time:g} (#{crash.index})" if crash else ""
-        verb = "acked" if x.kind == "ack" else "committed"
-        return Anomaly(
-            "lost",
-            m,
-            f"{verb} by {x.actor} at t={x.time:g} (#{x.index}) but never processed{_in_group(g)}{tail}",
-            _sorted(*mine, crash),
-            "acked",
-            g,
-            key,
-            part,
-        )
-    # committed past by the group
-    if where is not None:
-        p, o = where
-        cs = s.commits.get((g, p))
-        if cs and cs[-1].offset > o:
-            pm = commit_max.get((g, p))
-            if pm is None:
-                pm, best = [], -1
-                for c in cs:
-                    best = max(best, c.offset)
-                    pm.append(best)
-                commit_max[(g, p)] = pm
-            c = cs[bisect_right(pm, o)]
-            crash = _crash_after(c, s.crashes, s.events)
-            tail = f"; {crash.actor} crashed at t={crash.time:g} (#{crash.index})" if crash else ""
-            return Anomaly(
-                "lost",
-                m,
-                f"{_gp(g, p)}: committed past offset {o} ({c.actor} committed {c.offset} at "
-                f"t={c.time:g}, #{c.index}) but never processed{tail}",
-                _sorted(*mine, c, crash),
-                "committed",
-                g,
-                key,
-                part,
-            )
-    # dropped by the broker
-    drop = s.dropped.get(m)
-    if drop is not None:
-        why = drop.get("reason")
-        return Anomaly(
-            "lost",
-            m,
-            f"dropped by {drop.actor} at t={drop.time:g} (#{drop.index}) before it was processed"
-            + (f" ({why})" if why else ""),
-            mine,
-            "dropped",
-            g,
-            key,
-            part,
-        )
-    # every publish attempt lost on the wire, and none reached the broker
-    n_wire = s.wire.get(m, 0)
-    if n_wire:
-        n_pub = sum(1 for x in evs if x.kind == "publish")
-        reached = any(
-            x.kind != "publish" and not (x.kind == "lost" and x.get("what") == "publish")
-            for x in evs
-        )
-        if not reached and n_wire >= n_pub:
-            return Anomaly(
-                "lost",
-                m,
-                f"all {n_pub} publish attempt(s) were lost on the wire and none reached the broker",
-                tuple(evs),
-                "wire",
-                g,
-                key,
-                part,
-            )
-    return None
+# --- order ----------------------------------------------------------------------------------------
 
 
-def _crash_after(x: Event, crashes: dict[str, list[int]], events: list[Event]) -> Event | None:
-    """The first crash of ``x``'s actor after ``x`` (to quote: it explains why nothing happened)."""
-    idx = crashes.get(x.actor)
-    if not idx:
+def _order_per_key(ix: _Index) -> list[Anomaly]:
+    """First effects of one key, in one group, out of the order of their first publish."""
+    found = []
+    ahead: dict[tuple[Any, str], tuple[int, Event]] = {}  # (group, key) -> latest-published so far
+    for e, group, m in ix.first_effects:
+        publish = m.publish
+        if publish is None:
+            continue
+        key = e.key if e.key is not None else publish.key
+        if key is None:
+            continue
+        front = ahead.get((group, key))
+        if front is None or publish.index > front[0]:
+            ahead[(group, key)] = (publish.index, e)
+            continue
+        other = front[1]
+        other_publish = ix.messages[other.msg].publish  # type: ignore[index]
+        found.append(
+            Anomaly(
+                "order",
+                m.id,
+                f"key={key}{_in_group(group)}: {m.id} took effect at t={e.time:g} (#{e.index}) "
+                f"after {other.msg} (#{other.index}), though {m.id} was published first"
+                + (f" (#{publish.index} before #{other_publish.index})" if other_publish else ""),
+                _sorted(publish, other_publish, other, e),
+                "key",
+                group,
+                key,
+            )
+        )
+    return found
+
+
+def _order_per_partition(ix: _Index) -> list[Anomaly]:
+    """First effects in one partition, in one group, out of offset order."""
+    found = []
+    ahead: dict[tuple[Any, tuple[Any, int]], tuple[int, Event]] = {}  # (group, tp) -> highest
+    for e, group, m in ix.first_effects:
+        if m.where is None:
+            continue
+        topic, p, o = m.where
+        front = ahead.get((group, (topic, p)))
+        if front is None or o > front[0]:
+            ahead[(group, (topic, p))] = (o, e)
+            continue
+        other = front[1]
+        found.append(
+            Anomaly(
+                "order",
+                m.id,
+                f"{_place(group, topic, p)}: {m.id} (offset {o}) took effect at t={e.time:g} "
+                f"(#{e.index}) after {other.msg} (offset {front[0]}, #{other.index})",
+                (other, e),
+                "partition",
+                group,
+                None,
+                p,
+                topic,
+            )
+        )
+    return found
+
+
+# --- offsets --------------------------------------------------------------------------------------
+
+
+class _Reading:
+    """How far one group has read one partition."""
+
+    __slots__ = ("high", "last", "resets", "position")
+
+    def __init__(self, delivery: Event, offset: int, resets: int) -> None:
+        self.high = offset + 1  # highest offset delivered so far, plus one
+        self.last = delivery  # the last delivery
+        self.resets = resets  # the resets that concerned it, counted at the last delivery
+        self.position = offset + 1  # the last offset delivered, plus one
+
+
+class _Resets:
+    """How many events so far explain a re-read, for each (group, partition).
+
+    A reset concerns one group or every group (:data:`ALL`), and one partition or every
+    partition (None); the count for (group, tp) adds the four that cover it.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[Any, Any], int] = {}
+
+    def add(self, group: Any, tp: Any) -> None:
+        self.counts[(group, tp)] = self.counts.get((group, tp), 0) + 1
+
+    def of(self, group: Any, tp: Any) -> int:
+        c = self.counts
+        return (
+            c.get((group, tp), 0)
+            + c.get((group, None), 0)
+            + c.get((ALL, tp), 0)
+            + c.get((ALL, None), 0)
+        )
+
+
+def _reset_scope(ix: _Index, e: Event) -> tuple[Any, Any] | None:
+    """The (group, tp) an event may explain a re-read for (ALL / None: every one), or None.
+
+    A member's crash or restart and a rebalance concern the member's group, every partition;
+    a nack, a redelivery or a lost ack/commit/message concerns its group (or every group, for
+    the broker's) and its message's partition. Producers' events explain nothing.
+    """
+    actor, kind = e.actor, e.kind
+    m = ix.messages.get(e.msg) if e.msg is not None else None
+    tp = None if m is None else m.tp
+    if kind in ("crash", "restart"):
+        if actor in ix.consumers or actor in ix.group_of_actor:
+            return (ix.group_of(actor), None)
+        if actor in ix.producers:
+            return None
+        return (e.get("group", ALL), None)
+    if kind == "rebalance":
+        if e.get("group") is not None:
+            return (e.get("group"), None)
+        if actor in ix.consumers or actor in ix.group_of_actor:
+            return (ix.group_of(actor), None)
+        return (actor if actor in ix.groups else ALL, None)
+    if kind == "lost" and e.get("what") in ("publish", "confirm"):
         return None
-    i = bisect_right(idx, x.index)
-    return events[idx[i]] if i < len(idx) else None
+    return (ix.group_of_event(e), tp)
+
+
+def _offsets(ix: _Index) -> list[Anomaly]:
+    """Commits and deliveries that went back or skipped, per group and partition."""
+    found: list[Anomaly] = []
+    skips: list[tuple[str, Any, tuple[Any, int], int, int, Event, Event]] = []
+    reading: dict[tuple[Any, tuple[Any, int]], _Reading] = {}
+    last_commit: dict[tuple[Any, tuple[Any, int]], Event] = {}
+    resets = _Resets()
+    for e in ix.reading:
+        if e.kind in _RESETS:
+            scope = _reset_scope(ix, e)
+            if scope is not None:
+                resets.add(*scope)
+            continue
+        if e.kind == "commit":
+            group, tp, o = ix.group_of(e.actor), (e.get("topic"), e.partition), e.offset
+            state, before = reading.get((group, tp)), last_commit.get((group, tp))
+            if before is not None and o < before.offset:
+                found.append(_commit_went_back(group, tp, before, e))
+            start = state.high if state else (before.offset if before else None)
+            if start is not None and o > start:
+                skips.append(("commit", group, tp, start, o, e, state.last if state else before))
+            last_commit[(group, tp)] = e
+            continue
+        # a located delivery
+        m = ix.messages[e.msg]  # type: ignore[index]
+        group = ix.group_of(_consumer(e))
+        topic, p, o = _where(e, m)  # type: ignore[misc]
+        tp = (topic, p)
+        state = reading.get((group, tp))
+        now = resets.of(group, tp)
+        if state is None:
+            before = last_commit.get((group, tp))
+            if before is not None and o > before.offset:
+                skips.append(("delivery", group, tp, before.offset, o, e, before))
+            reading[(group, tp)] = _Reading(e, o, now)
+            continue
+        if o > state.high:  # jumps over offsets never delivered to the group
+            skips.append(("delivery", group, tp, state.high, o, e, state.last))
+        state.high = max(state.high, o + 1)
+        excused = now != state.resets or e.get("redelivered") or e.get("seek")
+        if o < state.position and not excused:
+            found.append(_delivery_went_back(m, group, tp, o, e, state.last))
+        state.last, state.resets, state.position = e, now, o + 1
+    found += _skipped(ix, skips)
+    return _by_last_event(found)
+
+
+def _commit_went_back(group: Any, tp: tuple[Any, int], before: Event, e: Event) -> Anomaly:
+    return Anomaly(
+        "offsets",
+        None,
+        f"{_place(group, *tp)}: commit went back from {before.offset} (#{before.index}) to "
+        f"{e.offset} (#{e.index}); the group would read offsets {e.offset}.."
+        f"{before.offset - 1} again",  # type: ignore[operator]
+        (before, e),
+        "commit went back",
+        group,
+        None,
+        tp[1],
+        tp[0],
+    )
+
+
+def _delivery_went_back(
+    m: _Message, group: Any, tp: tuple[Any, int], o: int, e: Event, before: Event
+) -> Anomaly:
+    return Anomaly(
+        "offsets",
+        m.id,
+        f"{_place(group, *tp)}: delivered offset {o} at t={e.time:g} (#{e.index}) after offset "
+        f"{before.offset} (#{before.index}), with no crash, restart, rebalance or redelivery "
+        "in the group between",
+        (before, e),
+        "delivery went back",
+        group,
+        None,
+        tp[1],
+        tp[0],
+    )
+
+
+def _skipped(
+    ix: _Index, skips: list[tuple[str, Any, tuple[Any, int], int, int, Event, Event]]
+) -> list[Anomaly]:
+    """The skip candidates whose gap holds offsets that exist in the history."""
+    if not skips:
+        return []
+    known: dict[tuple[Any, int], list[tuple[int, str]]] = {}  # tp -> (offset, message), sorted
+    for m in ix.messages.values():
+        if m.where is not None:
+            known.setdefault(m.tp, []).append((m.where[2], m.id))  # type: ignore[arg-type]
+    for offsets in known.values():
+        offsets.sort()
+    found = []
+    for what, group, tp, low, high, e, before in skips:
+        offsets = known.get(tp, [])
+        i = bisect_left(offsets, (low, ""))
+        j = bisect_left(offsets, (high, ""))
+        if i >= j:
+            continue  # the gap holds no message: nothing was skipped
+        first_o, first_m = offsets[i]
+        quoted = _sorted(before, ix.messages[first_m].publish, e)
+        if what == "commit":
+            reason = (
+                f"{_place(group, *tp)}: committed {high} at t={e.time:g} (#{e.index}) but "
+                f"{j - i} existing offset(s) from {first_o} ({first_m}) were never delivered "
+                "to the group"
+            )
+        else:
+            reason = (
+                f"{_place(group, *tp)}: delivered offset {high} at t={e.time:g} (#{e.index}) "
+                f"after offset {low - 1}, skipping {j - i} existing offset(s) from {first_o} "
+                f"({first_m})"
+            )
+        found.append(
+            Anomaly("offsets", first_m, reason, quoted, f"{what} skipped", group, None, *tp[::-1])
+        )
+    return found
+
+
+# --- dead-lettered --------------------------------------------------------------------------------
+
+
+def _dead_lettered(ix: _Index) -> list[Anomaly]:
+    """One entry per dead-lettered message and group its dead letters name (None: no group)."""
+    found = []
+    for m in ix.messages.values():
+        by_group: dict[Any, list[Event]] = {}
+        for e in m.dead_letters:
+            by_group.setdefault(e.get("group"), []).append(e)
+        for group, letters in sorted(by_group.items(), key=lambda item: repr(item[0])):
+            reasons = ", ".join(
+                dict.fromkeys(_plain(e.get("reason", "no reason recorded")) for e in letters)
+            )
+            first = letters[0]
+            found.append(
+                Anomaly(
+                    "dead_lettered",
+                    m.id,
+                    f"dead-lettered by {first.actor}{_in_group(group)} at t={first.time:g} "
+                    f"(#{first.index}): {reasons}",
+                    _sorted(m.publish, *letters),
+                    reasons,
+                    group,
+                    (m.publish or first).key,
+                    *_partition_fields(m),
+                )
+            )
+    return found
+
+
+# --- words ----------------------------------------------------------------------------------------
+
+
+def _place(group: Any, topic: Any, p: int) -> str:
+    """``partition 0``, ``partition orders-0``, ``group g, partition 0``..."""
+    partition = f"partition {p}" if topic is None else f"partition {topic}-{p}"
+    return partition if group is None else f"group {group}, {partition}"
+
+
+def _in_group(group: Any) -> str:
+    return "" if group is None else f" in group {group}"
+
+
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else show(value)
+
+
+def _sorted(*events: Event | None) -> tuple[Event, ...]:
+    """The given events without ``None`` and repeats, in history order."""
+    return tuple(sorted({e.index: e for e in events if e is not None}.values(), key=_index_of))
+
+
+def _index_of(e: Event) -> int:
+    return e.index
 
 
 # --- the smallest failing history ------------------------------------------------------------------
@@ -1397,6 +1466,11 @@ _BREAKS = {
 
 def violations(report: Report, property: str) -> list[Anomaly]:  # noqa: A002
     """The anomalies in ``report`` that break ``property`` (empty if it holds)."""
+    if not isinstance(report, Report):
+        raise InvalidType(
+            f"report={show(report)} is a {type(report).__name__}: pass the Report that "
+            "check(history) returned."
+        )
     prop = property_name(property)
     found = [a for kind in _BREAKS[prop] for a in getattr(report, kind)]
     if prop == "per-key-order":
@@ -1408,7 +1482,7 @@ def violations(report: Report, property: str) -> list[Anomaly]:  # noqa: A002
 
 def _identity(a: Anomaly) -> tuple[Any, ...]:
     """What makes two anomalies "the same failure" across sub-histories (not the indices)."""
-    return (a.kind, a.what, a.msg, a.group, a.key, a.partition)
+    return (a.kind, a.what, a.msg, a.group, a.key, a.partition, a.topic)
 
 
 def minimal_core(
@@ -1443,6 +1517,11 @@ def minimal_core(
     """
     prop = property_name(property)
     _check_history(history)
+    if anomaly is not None and not isinstance(anomaly, Anomaly):
+        raise InvalidType(
+            f"anomaly={show(anomaly)} is a {type(anomaly).__name__}: pass one of the Anomaly "
+            f"objects of violations(check(history), {prop!r}), or None."
+        )
     validate(history)
     found = violations(check(history), prop)
     if not found:

@@ -46,7 +46,9 @@ For ``n`` messages, every fault kind that applies to the setup can strike every 
 consumer faults (``crash_before_processing``, ``crash_after_processing``, ``lost_ack``,
 ``rebalance``) at its 1st to ``max_delivery``-th delivery, ``producer_retry`` at its 1st to
 ``max_delivery``-th publish attempt, and the others once (``network_delay`` holds the publish
-back by ``delay`` seconds, enough to let the next message overtake it).
+back by ``delay`` seconds, enough to let the next message overtake it). On an exchange with
+several queues, each queue's deliveries are places of their own (``Fault(..., group="q2")``),
+so a fault can strike the second queue's first delivery whatever the first queue did.
 
 By default the at-most-once search leaves ``duplicate_delivery`` out: a broker that stores a
 message twice defeats every consumer without a dedup store, so it says nothing about *your*
@@ -62,7 +64,7 @@ from typing import Any
 
 from .checker import PROPERTIES, Anomaly, minimal_core, property_name, violations
 from .errors import InvalidArgument, ScenarioError
-from .faults import FAULTS, Fault, check_fault_name
+from .faults import FAULTS, PER_DELIVERY, Fault, check_fault_name
 from .history import History
 from .scenario import MODES, BrokerSetup, Consumers, Scenario
 from .simulation import Run, simulate
@@ -76,7 +78,15 @@ __all__ = [
 ]
 
 #: Fault kinds that strike a consumer's delivery (counted by delivery).
-_PER_DELIVERY = ("crash_before_processing", "crash_after_processing", "lost_ack", "rebalance")
+_PER_DELIVERY = PER_DELIVERY
+
+
+def _groups(broker: BrokerSetup) -> tuple[str | None, ...]:
+    """The queues a consumer fault can aim at: each queue of an exchange with several (each its
+    own group of consumers), else None (one group: deliveries counted across it)."""
+    if broker.kind == "exchange" and broker.queues > 1:
+        return tuple(f"q{i}" for i in range(1, broker.queues + 1))
+    return (None,)
 
 
 @dataclass(frozen=True)
@@ -183,14 +193,29 @@ class NoCounterexample:
 
 
 def fault_points(
-    kinds: Iterable[str], messages: int, max_delivery: int = 2, delay: float = 0.5
+    kinds: Iterable[str],
+    messages: int,
+    max_delivery: int = 2,
+    delay: float = 0.5,
+    groups: Iterable[str | None] = (None,),
 ) -> list[Fault]:
-    """Every place a fault of ``kinds`` can strike in a run of ``messages`` messages."""
+    """Every place a fault of ``kinds`` can strike in a run of ``messages`` messages.
+
+    ``groups``: the queues a consumer fault can aim at (``("q1", "q2")`` on an exchange with
+    two queues: each delivery in each queue is its own place); ``(None,)`` for one group.
+    """
+    groups = tuple(groups)
     points: list[Fault] = []
     for i in range(1, messages + 1):
         msg = f"m{i}"
         for kind in kinds:
-            if kind in _PER_DELIVERY or kind == "producer_retry":
+            if kind in _PER_DELIVERY:
+                points += [
+                    Fault(kind, msg=msg, delivery=n, group=g)
+                    for g in groups
+                    for n in range(1, max_delivery + 1)
+                ]
+            elif kind == "producer_retry":
                 points += [Fault(kind, msg=msg, delivery=n) for n in range(1, max_delivery + 1)]
             elif kind == "network_delay":
                 points.append(Fault(kind, msg=msg, delay=delay))
@@ -203,7 +228,7 @@ def _schedules(points: list[Fault], k: int) -> Iterator[tuple[Fault, ...]]:
     """Combinations of ``k`` points, skipping ones that put two faults on one opportunity that
     cannot both strike (a crash before and a crash after processing the same delivery)."""
     for combo in combinations(points, k):
-        spots = [(f.msg, f.delivery) for f in combo if f.kind in _PER_DELIVERY]
+        spots = [(f.msg, f.delivery, f.group) for f in combo if f.kind in _PER_DELIVERY]
         if len(spots) != len(set(spots)):
             continue
         yield combo
@@ -295,7 +320,7 @@ def shortest_counterexample(
 
     tried = 0
     for n in range(1, max_messages + 1):
-        points = fault_points(kinds_t, n, max_delivery)
+        points = fault_points(kinds_t, n, max_delivery, groups=_groups(base.broker))
         for k in range(0, max_faults + 1):
             for schedule in _schedules(points, k):
                 if tried >= budget:

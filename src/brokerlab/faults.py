@@ -52,7 +52,12 @@ only recorded.
 A :class:`Fault` in a schedule names *where* it strikes: a message id (``msg="m2"``) and which
 delivery of it (``delivery=1`` is the first), or, for the broker, which message's arrival
 (``msg="m2"``). ``delivery`` counts the times a message has reached consumers, redeliveries
-included.
+included: by default across every queue, and with ``group=`` within one. On an exchange
+setup with several queues (each queue is a group of consumers: ``"q1"``, ``"q2"``...),
+``Fault("lost_ack", msg="m1", delivery=1, group="q2")`` strikes the first delivery of m1 *in
+q2*, whatever q1 did; without ``group`` the same fault strikes the first delivery of m1 in
+whichever queue comes first. With one queue (or a log's one consumer group) the two meanings
+are the same.
 """
 
 from __future__ import annotations
@@ -64,7 +69,15 @@ from typing import Any
 
 from .errors import ScenarioError
 
-__all__ = ["FAULTS", "FAULT_NAMES", "Fault", "FaultKind", "Faults", "check_fault_name"]
+__all__ = [
+    "FAULTS",
+    "FAULT_NAMES",
+    "PER_DELIVERY",
+    "Fault",
+    "FaultKind",
+    "Faults",
+    "check_fault_name",
+]
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,10 @@ def _check_number(where: str, value: Any, low: float, high: float, fix: str) -> 
     return float(value)
 
 
+#: The fault kinds that strike a consumer's delivery (they count deliveries, and take group=).
+PER_DELIVERY = ("crash_before_processing", "crash_after_processing", "lost_ack", "rebalance")
+
+
 @dataclass(frozen=True)
 class Fault:
     """One fault in a schedule: its kind, and where it strikes.
@@ -162,7 +179,10 @@ class Fault:
       ``broker_restart`` and ``rebalance``, which may give ``at`` instead;
     - ``delivery``: for consumer faults, which delivery of ``msg`` (1 = the first);
     - ``at``: a virtual time; the fault strikes at its first opportunity at or after ``at``;
-    - ``delay``: for ``network_delay``, how many seconds the publish is held up.
+    - ``delay``: for ``network_delay``, how many seconds the publish is held up;
+    - ``group``: for consumer faults on an exchange setup, the queue (``"q1"``, ``"q2"``...)
+      whose delivery it strikes; ``delivery`` then counts that queue's deliveries only. None
+      (the default): deliveries are counted across every queue.
 
     >>> Fault("crash_before_processing", msg="m1")
     Fault('crash_before_processing', msg='m1')
@@ -173,9 +193,20 @@ class Fault:
     delivery: int = 1
     at: float | None = None
     delay: float = 1.0
+    group: str | None = None
 
     def __post_init__(self) -> None:
         check_fault_name(self.kind, "Fault.kind")
+        if self.group is not None and (not isinstance(self.group, str) or not self.group):
+            raise ScenarioError(
+                f"Fault.group={self.group!r} is not a queue name: pass the queue whose delivery "
+                "the fault strikes, e.g. group='q2', or None to count deliveries across queues."
+            )
+        if self.group is not None and self.kind not in PER_DELIVERY:
+            raise ScenarioError(
+                f"Fault({self.kind!r}, group={self.group!r}): only the faults that strike a "
+                f"consumer's delivery ({', '.join(PER_DELIVERY)}) take group=. Leave it out."
+            )
         if self.msg is not None and not isinstance(self.msg, str):
             raise ScenarioError(
                 f"Fault.msg={self.msg!r} is not a message id: pass a string such as 'm1' "
@@ -220,6 +251,8 @@ class Fault:
             parts.append(f"at={self.at:g}")
         if self.kind == "network_delay":
             parts.append(f"delay={self.delay:g}")
+        if self.group is not None:
+            parts.append(f"group={self.group!r}")
         return f"Fault({', '.join(parts)})"
 
 

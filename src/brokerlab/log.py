@@ -701,6 +701,8 @@ class Log:
         self._consumer_names: set[str] = set()
         self._maintained_at = clock.now()
         self.transactions = TransactionCoordinator(self)
+        # on_retention(tp, first, end): called after retention deleted offsets first..end-1.
+        self.on_retention: Any = None
 
     # --- topics --------------------------------------------------------------------------------
 
@@ -868,8 +870,34 @@ class Log:
         for topic in self._topics.values():
             if topic.retention_ms >= 0 or topic.retention_bytes >= 0:
                 for p in topic.partitions:
-                    if p._values:
-                        p.apply_retention(now_ms, topic.retention_ms, topic.retention_bytes)
+                    start = p.log_start_offset
+                    if p._values and p.apply_retention(
+                        now_ms, topic.retention_ms, topic.retention_bytes
+                    ):
+                        self._retention_deleted(p, start)
+
+    def _retention_deleted(self, p: Partition, start: int) -> None:
+        """Retention deleted offsets ``start..log_start_offset - 1`` of ``p``. With a history,
+        record a ``lost`` message for each one not every group had committed past: if it was
+        never processed, the checker names the loss (Kafka deletes unread records too)."""
+        end = p.log_start_offset
+        if self.history is not None:
+            commits = [g.committed[p.tp] for g in self._groups.values() if p.tp in g.committed]
+            now = self.clock.now()
+            for offset in range(max(start, min(commits, default=start)), end):
+                self.history.record(
+                    now,
+                    "broker",
+                    "lost",
+                    f"{p.tp!r}@{offset}",
+                    partition=p.index,
+                    offset=offset,
+                    topic=p.topic,
+                    what="message",
+                    reason="retention",
+                )
+        if self.on_retention is not None:
+            self.on_retention(p.tp, start, end)
 
     # --- pictures and printing -----------------------------------------------------------------
 

@@ -76,6 +76,7 @@ Deliberate differences from the real brokers (each one named where it happens):
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import Any
 
@@ -349,6 +350,7 @@ class Queue:
         "_n_redriven",
         "_n_purged",
         "_reasons",
+        "on_discard",
     )
 
     def __init__(
@@ -365,6 +367,7 @@ class Queue:
         dead_letter: Queue | DeadLetterTarget | None = None,
         max_receive_count: int | None = None,
         content_based_dedup: bool = False,
+        on_discard: Callable[[Message, str], None] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise InvalidType(
@@ -421,8 +424,16 @@ class Queue:
                 "(ContentBasedDeduplication is a FIFO attribute). Pass fifo=True, or leave it out."
             )
         check_dead_letter_target(name, fifo, dead_letter)
+        if on_discard is not None and not callable(on_discard):
+            raise InvalidType(
+                f"on_discard={on_discard!r} is not callable: pass a function "
+                "f(message, reason) or None."
+            )
 
         self.name = name
+        # Called once for each message that leaves without being delivered or dead-lettered,
+        # with the reason: "expired", "retention", "maxlen" or "purged" (for a history).
+        self.on_discard = on_discard
         self.clock = clock
         self.fifo = fifo
         self.visibility_timeout = float(visibility_timeout)
@@ -1195,6 +1206,7 @@ class Queue:
         records = list(self._ready.values())
         for e in records:
             self._remove(e, "the queue was purged")
+            self._discarded(e, "purged")
         self._heap.clear()
         self._n_purged += len(records)
         return len(records)
@@ -1305,6 +1317,7 @@ class Queue:
                     if e[_STATE] != _GONE and e[_RETAIN] == t:
                         self._remove(e, "its retention period ended and it was deleted")
                         self._n_expired += 1
+                        self._discarded(e, "retention")
         finally:
             self._busy = False
         self._next_due = -_INF if self._sources else self._next_event()[0]
@@ -1400,6 +1413,8 @@ class Queue:
         target = self._dead_letter
         if target is None:
             self._n_discarded += 1
+            if reason in ("expired", "maxlen"):
+                self._discarded(e, reason)
             return
         expiration = e[_TTL] if reason == "expired" else None
         dead = record_death(
@@ -1411,6 +1426,10 @@ class Queue:
             original_expiration=expiration,
         )
         target.receive_dead_letter(dead)
+
+    def _discarded(self, e: list[Any], reason: str) -> None:
+        if self.on_discard is not None:
+            self.on_discard(e[_MSG], reason)
 
     def _drop_heads(self, now: float) -> None:
         """Overflow ``drop-head``: dead-letter the oldest ready messages until within max_length."""

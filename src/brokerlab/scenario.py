@@ -518,6 +518,18 @@ class Scenario:
                     f"{where} only. Remove it, or pick a broker it applies to."
                 )
         for fault in self.faults.schedule:
+            if fault.group is not None:
+                queues = [f"q{i}" for i in range(1, self.broker.queues + 1)]
+                if kind != "exchange" or fault.group not in queues:
+                    raise ScenarioError(
+                        f"faults: {fault!r} names group={fault.group!r}, but "
+                        + (
+                            f"this exchange's queues are {', '.join(queues)}. Name one of those."
+                            if kind == "exchange"
+                            else f"broker.kind={kind!r} has one group of consumers. Leave "
+                            "group out."
+                        )
+                    )
             if fault.msg is not None:
                 number = fault.msg[1:] if fault.msg.startswith("m") else ""
                 if not number.isdigit() or not (1 <= int(number) <= self.messages):

@@ -342,6 +342,10 @@ class Context:
         self._dead: str | None = None  # set when a fault struck: the process is gone
 
     @property
+    def _group(self) -> str | None:
+        return self._consumer.group
+
+    @property
     def now(self) -> float:
         """The virtual time (seconds)."""
         return self._sim.clock.now()
@@ -376,7 +380,7 @@ class Context:
         """
         self._count("effect")
         sim, msg = self._sim, self._msg
-        if sim.strikes("crash_before_processing", msg, self.delivery):
+        if sim.strikes("crash_before_processing", msg, self.delivery, group=self._group):
             raise self._die("before processing")
         if msg in sim.poison:
             raise PoisonMessage(
@@ -385,7 +389,7 @@ class Context:
             )
         info = {} if value is None else {"value": value}
         self._did_effect(info, remember)
-        if sim.strikes("crash_after_processing", msg, self.delivery):
+        if sim.strikes("crash_after_processing", msg, self.delivery, group=self._group):
             raise self._die("after processing")
 
     def _did_effect(self, info: dict[str, Any], remember: Any) -> None:
@@ -401,7 +405,7 @@ class Context:
         """Acknowledge the delivery: the broker forgets the message."""
         self._count("ack")
         sim, c, d, msg = self._sim, self._consumer, self.delivery, self._msg
-        if sim.strikes("lost_ack", msg, d):
+        if sim.strikes("lost_ack", msg, d, group=self._group):
             sim.history.record(sim.clock.now(), c.name, "lost", msg, what="ack")
             raise self._die("ack lost")
         c.channel.ack(d)  # the broker's own checks: acking twice raises AlreadyAcknowledged
@@ -542,7 +546,7 @@ class LogContext(Context):
                 f"delivery={delivery!r} is not a record of this run: pass the record the handler "
                 "got (ctx.commit(record)), or nothing to commit the whole batch."
             )
-        if sim.strikes("lost_ack", msg, self.delivery):
+        if sim.strikes("lost_ack", msg, self.delivery, group=self._group):
             sim.history.record(sim.clock.now(), c.name, "lost", msg, what="commit")
             raise self._die("commit lost")
         if self._txn is not None:
@@ -603,7 +607,7 @@ class SqsContext(Context):
         """Delete the message: the queue forgets it (unless the receipt is out of date)."""
         self._count("ack")
         sim, c, d, msg = self._sim, self._consumer, self.delivery, self._msg
-        if sim.strikes("lost_ack", msg, d):
+        if sim.strikes("lost_ack", msg, d, group=self._group):
             sim.history.record(sim.clock.now(), c.name, "lost", msg, what="ack")
             raise self._die("ack lost")
         try:
@@ -723,8 +727,8 @@ class Run:
             extra += f", stopped by {self.stopped}"
         return (
             f"Run({self.mode}, {c['published']} msgs, seed={self.scenario.seed}: "
-            f"{c['lost']} lost, {c['duplicated']} duplicated, {c['dead_lettered']} dead-lettered"
-            f" | {len(self.history)} events, t={self.end:g}s{extra})"
+            f"{c['lost']} lost, {c['duplicated']} duplicated, {c['dead_lettered']} dead-lettered, "
+            f"{c['unfinished']} unfinished | {len(self.history)} events, t={self.end:g}s{extra})"
         )
 
 
@@ -734,9 +738,10 @@ class Run:
 class _DeadLetters:
     """The dead-letter target of every queue in a run: records a ``dead_letter`` event."""
 
-    def __init__(self, sim: _Sim, name: str) -> None:
+    def __init__(self, sim: _Sim, name: str, group_info: dict[str, Any]) -> None:
         self.sim = sim
         self.name = name
+        self.group_info = group_info  # {"group": queue} on exchange setups: whose dead letter
         self.messages: list[Message] = []
 
     def receive_dead_letter(self, message: Message) -> None:
@@ -746,7 +751,28 @@ class _DeadLetters:
         self.messages.append(message)
         sim.dead_now.add(message.id)
         sim.history.record(
-            sim.clock.now(), "broker", "dead_letter", message.id, key=message.key, reason=reason
+            sim.clock.now(),
+            "broker",
+            "dead_letter",
+            message.id,
+            key=message.key,
+            reason=reason,
+            **self.group_info,
+        )
+
+    def discarded(self, message: Message, reason: str) -> None:
+        """The queue let go of ``message`` without delivering or dead-lettering it (its
+        ``on_discard``): retention ended, it expired, an overflow or a purge dropped it."""
+        sim = self.sim
+        sim.history.record(
+            sim.clock.now(),
+            "broker",
+            "lost",
+            message.id,
+            key=message.key,
+            what="message",
+            reason=reason,
+            **self.group_info,
         )
 
     def __repr__(self) -> str:
@@ -1214,7 +1240,8 @@ class _Sim:
         self.planned: dict[str, list[Fault]] = {}
         for f in s.faults.schedule:
             self.planned.setdefault(f.kind, []).append(f)
-        self.deliveries: dict[str, int] = {}
+        self.deliveries: dict[str, int] = {}  # message -> deliveries, across every queue
+        self.group_deliveries: dict[tuple[str | None, str], int] = {}  # (queue, msg) -> ...
         self.attempts: dict[str, int] = {}
         self.senders: dict[str, _KafkaSender] = {}  # log setups: each producer's connection
         self.confirmed: set[str] = set()
@@ -1227,6 +1254,8 @@ class _Sim:
         self.retry_timers: dict[str, list[Any]] = {}
         self.log: Any = None  # the Log (log setups)
         self.batches: dict[str, Any] = {}  # message -> its producer batch (a retry resends it)
+        self.stored_at: dict[tuple[int, int], tuple[str, str]] = {}  # (partition, offset) -> msg
+        self.copies: dict[str, int] = {}  # message -> copies stored in the log (retries)
         self.dlt_producer: Any = None
         self.keepalives = 0
         self.rebalances_seen = 0
@@ -1248,13 +1277,31 @@ class _Sim:
 
     # --- faults -----------------------------------------------------------------------------------
 
-    def strikes(self, kind: str, msg: str, d: Delivery | None = None, attempt: int = 1) -> bool:
-        """Whether fault ``kind`` strikes at this opportunity (schedule first, then chance)."""
+    def strikes(
+        self,
+        kind: str,
+        msg: str,
+        d: Delivery | None = None,
+        attempt: int = 1,
+        group: str | None = None,
+    ) -> bool:
+        """Whether fault ``kind`` strikes at this opportunity (schedule first, then chance).
+
+        With a delivery ``d`` (of a consumer in ``group``), a scheduled fault counts the
+        message's deliveries across every queue, or with its own ``group`` in that queue only.
+        """
         planned = self.planned.get(kind)
         if planned:
-            n = self.deliveries.get(msg, 0) if d is not None else attempt
             now = self.clock.now()
             for i, f in enumerate(planned):
+                if d is None:
+                    n = attempt
+                elif f.group is None:
+                    n = self.deliveries.get(msg, 0)
+                elif f.group == group:
+                    n = self.group_deliveries.get((group, msg), 0)
+                else:
+                    continue  # aimed at another queue
                 if (
                     (f.msg is None or f.msg == msg)
                     and f.delivery == n
@@ -1282,12 +1329,18 @@ class _Sim:
     def _queue_settings(self, name: str) -> dict[str, Any]:
         dead = self.dead.get(name)
         if dead is None:
-            dead = self.dead[name] = _DeadLetters(self, name + ".dlq")
+            grouped = self.scenario.broker.kind == "exchange"
+            dead = self.dead[name] = _DeadLetters(
+                self, name + ".dlq", {"group": name} if grouped else {}
+            )
         settings = {
             "fifo": self.scenario.producers.idempotent_for("queue", self.mode),
-            "retention": 1209600,  # the longest SQS allows: nothing expires during a run
+            # The longest SQS allows; a run longer than that (14 days) loses messages to it,
+            # and the history records each one (on_discard).
+            "retention": 1209600,
             "dead_letter": dead,
             "max_receive_count": self.scenario.broker.max_receive_count,
+            "on_discard": dead.discarded,
         }
         if self.sqs:
             settings["visibility_timeout"] = self.visibility_timeout
@@ -1354,9 +1407,38 @@ class _Sim:
             client = self.log.producer(name=name, enable_idempotence=idempotent)
             self.senders[name] = _KafkaSender(client)
         self.dlt_producer = self.log.producer(name="dead-letter-publisher")
+        self.log.on_retention = self._retention_deleted
         self.consumers = [  # type: ignore[list-item]
             _LogConsumer(self, f"consumer-{k}") for k in range(1, s.consumers.count + 1)
         ]
+
+    def _retention_deleted(self, tp: Any, first: int, end: int) -> None:
+        """The log's retention deleted offsets ``first..end-1`` of ``tp``: record a ``lost``
+        message for each message whose last stored copy went before the group committed past
+        it (if it was never processed, the checker names the loss)."""
+        if tp.topic != TOPIC:
+            return
+        group = self.log.groups.get(GROUP)
+        committed = group.committed.get(tp, 0) if group is not None else 0
+        now = self.clock.now()
+        for offset in range(first, end):
+            stored = self.stored_at.pop((tp.partition, offset), None)
+            if stored is None:
+                continue
+            msg, key = stored
+            self.copies[msg] -= 1
+            if self.copies[msg] == 0 and offset >= committed:
+                self.history.record(
+                    now,
+                    "broker",
+                    "lost",
+                    msg,
+                    key=key,
+                    partition=tp.partition,
+                    offset=offset,
+                    what="message",
+                    reason="retention",
+                )
 
     def sync_group(self) -> None:
         """Record the group's new rebalances; wake idle members, whose partitions changed."""
@@ -1404,6 +1486,9 @@ class _Sim:
             self.send_waiting(producer)
             return
         stored = part.log_end_offset != before
+        if stored:  # where it landed, so that a deletion by retention can be recorded
+            self.stored_at[(meta.partition, meta.offset)] = (msg, key)
+            self.copies[msg] = self.copies.get(msg, 0) + 1
         lost = False
         if not k.broken and self.strikes("producer_retry", msg, attempt=attempt):
             # The connection breaks: this confirm, and every response after it, is lost until
@@ -1482,6 +1567,8 @@ class _Sim:
         it in the history."""
         msg = message.id
         self.deliveries[msg] = self.deliveries.get(msg, 0) + 1
+        in_group = (info.get("group"), msg)
+        self.group_deliveries[in_group] = self.group_deliveries.get(in_group, 0) + 1
         self.history.record(now, consumer, "deliver", msg, key=message.key, **info)
 
     def requeue(self, channel: Any) -> None:
@@ -1558,7 +1645,13 @@ class _Sim:
             held = [m.id for m in q.peek()] + [d.message.id for d in q.in_flight()]
             for msg in held:
                 self.history.record(
-                    now, "broker", "lost", msg, what="message", reason="restart, not durable"
+                    now,
+                    "broker",
+                    "lost",
+                    msg,
+                    what="message",
+                    reason="restart, not durable",
+                    **self.dead[name].group_info,
                 )
             if self.amqp is not None:
                 self.amqp.delete_queue(name)

@@ -1,0 +1,121 @@
+"""The course in JupyterLab, in Chromium, as a learner uses it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from lab_driver import (
+    ROOT,
+    errors_shown,
+    open_notebook,
+    press_slider,
+    run_all,
+    run_command,
+    start_lab,
+    widget_images,
+)
+
+
+def test_chapter_00_runs_and_its_widget_redraws(lab, browser, artifacts):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    open_notebook(page, lab, "notebooks/00-start-here.ipynb")
+    page.screenshot(path=str(artifacts / "00-opened.png"))
+    run_all(page)
+    page.screenshot(path=str(artifacts / "00-ran.png"), full_page=True)
+    assert errors_shown(page) == []
+    before = widget_images(page)
+    assert before, "the widget's picture is not shown"
+    ms = press_slider(page, 0)
+    assert ms >= 0, "the picture did not change within 10 s of the key press"
+    assert widget_images(page) != before
+    page.locator(".widget-image").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "00-slider-moved.png"))
+    print(f"chapter 00 widget: {ms:.0f} ms from key press to new picture")
+    # Nothing was written into the course: the learner's copy is the one that ran.
+    page.close()
+
+
+def test_the_url_printed_opens_chapter_00_and_markdown_opens_rendered(lab, browser, artifacts):
+    assert "/lab/tree/notebooks/00-start-here.ipynb?token=" in lab.output()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    open_notebook(page, lab, "notebooks/00-start-here.ipynb")
+    run_command(page, "docmanager:open", {"path": "handbook/how-the-course-works.md"})
+    # Rendered, in a Markdown viewer, not as text in an editor.
+    page.locator(".jp-MarkdownViewer .jp-RenderedMarkdown h1").first.wait_for(timeout=30_000)
+    page.screenshot(path=str(artifacts / "handbook-rendered.png"))
+    # No news or update notice is shown.
+    assert page.locator(".jp-Notification-Toast-content").count() == 0
+    page.close()
+
+
+def test_the_workspace_keeps_changes_and_gains_new_chapters(tmp_path, home, browser, artifacts):
+    # A course checkout of our own, so a chapter can be added to it.
+    course = tmp_path / "course"
+    for name in ("notebooks", "exercises", "handbook"):
+        shutil.copytree(ROOT / name, course / name)
+    (course / "src").symlink_to(ROOT / "src")
+    workspace = tmp_path / "workspace"
+
+    lab = start_lab(course, workspace, home)
+    try:
+        assert "added notebooks/00-start-here.ipynb" in lab.output()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        open_notebook(page, lab, "notebooks/00-start-here.ipynb")
+        # The learner adds a cell at the top, types into it and saves.
+        run_command(page, "notebook:insert-cell-above")
+        page.keyboard.press("Enter")
+        page.keyboard.type("# my note: prefetch=1 wins")
+        page.keyboard.press("Escape")
+        run_command(page, "docmanager:save")
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(artifacts / "workspace-saved.png"))
+        page.close()
+    finally:
+        out = lab.stop()
+    assert "Traceback" not in out, out
+    mine = workspace / "notebooks" / "00-start-here.ipynb"
+    assert "my note: prefetch=1 wins" in mine.read_text()
+    assert "my note" not in (course / "notebooks" / "00-start-here.ipynb").read_text()
+
+    # The course gains a chapter (and its 00 changes too); the learner starts again.
+    new = course / "notebooks" / "99-new-chapter.ipynb"
+    nb = json.loads((course / "notebooks" / "00-start-here.ipynb").read_text())
+    nb["cells"] = nb["cells"][:1]
+    new.write_text(json.dumps(nb))
+    course_00 = course / "notebooks" / "00-start-here.ipynb"
+    course_00.write_text(course_00.read_text().replace("Welcome", "Hello"))
+
+    lab = start_lab(course, workspace, home)
+    try:
+        out = lab.output()
+        assert "added notebooks/99-new-chapter.ipynb" in out
+        assert "kept your copy of notebooks/00-start-here.ipynb" in out
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        open_notebook(page, lab, "notebooks/00-start-here.ipynb")
+        assert page.get_by_text("my note: prefetch=1 wins").count() >= 1
+        run_command(page, "filebrowser:go-to-path", {"path": "notebooks"})
+        page.get_by_text("99-new-chapter.ipynb").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(artifacts / "workspace-new-chapter.png"))
+        page.close()
+    finally:
+        out = lab.stop()
+    assert "Traceback" not in out, out
+    assert out.rstrip().endswith("Stopped the course server and its kernels."), out[-500:]
+
+
+def test_the_browser_widget_benchmark_runs(browser, tmp_path):
+    """A smoke run of benchmarks/bench_widgets_browser.py (what it prints, never its timings)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_widgets_browser.py"), "--presses", "2"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "end to end p95" in done.stdout and "fair dispatch" in done.stdout
+    assert "no new picture" not in done.stdout, done.stdout
