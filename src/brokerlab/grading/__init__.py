@@ -99,6 +99,7 @@ _MODULES = (
     "ex01_capacity",
     "ex02_idempotent_consumer",
     "ex03_commit_points",
+    "ex04_topic_routing",
 )
 
 
