@@ -100,6 +100,7 @@ _MODULES = (
     "ex02_idempotent_consumer",
     "ex03_commit_points",
     "ex04_topic_routing",
+    "ex05_partition_assignment",
 )
 
 
