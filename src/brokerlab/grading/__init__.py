@@ -101,6 +101,7 @@ _MODULES = (
     "ex03_commit_points",
     "ex04_topic_routing",
     "ex05_partition_assignment",
+    "ex06_windowed_counts",
 )
 
 
