@@ -7,7 +7,9 @@ def _check(partitions, members):
 """
 
 # The reference shape every sticky mutant below changes in one place.
-_STICKY = _CHECK + """
+_STICKY = (
+    _CHECK
+    + """
 def assign(partitions, members, previous=None):
     _check(partitions, members)
     members = sorted(members)
@@ -25,6 +27,7 @@ def assign(partitions, members, previous=None):
         free = free[need:]
     return {m: sorted(ps) for m, ps in result.items()}
 """
+)
 
 MUTANTS = {
     # Round robin from scratch every time: balanced, but it ignores previous.
@@ -45,10 +48,14 @@ def assign(partitions, members, previous=None):
     # Members are not sorted: the spare partitions go out in the caller's order.
     "depends on the order of members": _STICKY.replace(
         "    members = sorted(members)\n", "", 1
-    ).replace("order = sorted(members, key=lambda m: (-len(kept[m]), m))", "order = sorted(members, key=lambda m: -len(kept[m]))"),
+    ).replace(
+        "order = sorted(members, key=lambda m: (-len(kept[m]), m))",
+        "order = sorted(members, key=lambda m: -len(kept[m]))",
+    ),
     # Keeps every previous partition, however many: a newcomer may get nothing.
     "keeps everything it had": _STICKY.replace(
-        "result = {m: kept[m][: share[m]] for m in members}", "result = {m: list(kept[m]) for m in members}"
+        "result = {m: kept[m][: share[m]] for m in members}",
+        "result = {m: list(kept[m]) for m in members}",
     ),
     # Treats a departed member's partitions as still taken: they are never handed out again.
     "departed members keep theirs": _STICKY.replace(

@@ -102,6 +102,7 @@ _MODULES = (
     "ex04_topic_routing",
     "ex05_partition_assignment",
     "ex06_windowed_counts",
+    "ex07_key_partitioner",
 )
 
 

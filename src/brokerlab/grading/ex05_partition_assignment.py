@@ -95,7 +95,9 @@ def _text(partitions: int, members: list[str], previous: Any) -> str:
 
 def _call(fn: Any, partitions: int, members: list[str], previous: Any) -> dict:
     what = _text(partitions, members, previous)
-    args = (partitions, list(members)) if previous is None else (partitions, list(members), previous)
+    args = (
+        (partitions, list(members)) if previous is None else (partitions, list(members), previous)
+    )
     got = expect_type(invoke(fn, args, what=what), "dict", what)
     for m, ps in got.items():
         if not isinstance(ps, list) or not all(

@@ -104,7 +104,9 @@ def _stream(size: int, edges_only: bool, max_t: int = 60) -> st.SearchStrategy[l
 
 
 @st.composite
-def _cases(draw: Any, graces: tuple[int, ...] = (0, 0, 1, 3, 5, 10, 20), edges_only: bool = False) -> tuple:
+def _cases(
+    draw: Any, graces: tuple[int, ...] = (0, 0, 1, 3, 5, 10, 20), edges_only: bool = False
+) -> tuple:
     size = draw(st.sampled_from((1, 2, 5, 10)))
     grace = draw(st.sampled_from(graces))
     return draw(_stream(size, edges_only)), size, grace
@@ -163,8 +165,8 @@ _WORKED = (
         0,
         "Stream time never goes back: after 30, the late 7 does not lower it.",
     ),
-
 )
+
 
 def _one_pass(answer: dict[str, Any]) -> None:
     """The events as a generator, read once: an answer that reads them twice sees nothing."""
@@ -175,8 +177,7 @@ def _one_pass(answer: dict[str, Any]) -> None:
     if not _equal(got, expected):
         raise Fail(
             f"{what} returned {short_repr(got, 80)}; expected {short_repr(expected, 80)}.",
-            counterexample=f"{what} -> {short_repr(got, 80)} (expected "
-            f"{short_repr(expected, 80)})",
+            counterexample=f"{what} -> {short_repr(got, 80)} (expected {short_repr(expected, 80)})",
             kind="one_pass",
         )
 
