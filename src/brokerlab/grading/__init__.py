@@ -103,6 +103,7 @@ _MODULES = (
     "ex05_partition_assignment",
     "ex06_windowed_counts",
     "ex07_key_partitioner",
+    "ex08_resequencer",
 )
 
 
