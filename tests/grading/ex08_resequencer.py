@@ -67,14 +67,20 @@ class Resequencer:
         "if seq < expected or seq in held:", "if seq in held:"
     ),
     # Drops released duplicates, but buffers a second copy of a waiting one as well.
-    "buffers duplicates": _RIGHT.replace(
-        "if seq < expected or seq in held:", "if seq < expected:"
-    ).replace("held[seq] = payload", "held[seq] = held.get(seq, ()) + (payload,)")
-    .replace("out.append((key, expected, held.pop(expected)))", "out.append((key, expected, held.pop(expected)[0]))")
-    .replace("return sum(len(h) for h in self.held.values())", "return sum(len(c) for h in self.held.values() for c in h.values())"),
+    "buffers duplicates": _RIGHT.replace("if seq < expected or seq in held:", "if seq < expected:")
+    .replace("held[seq] = payload", "held[seq] = held.get(seq, ()) + (payload,)")
+    .replace(
+        "out.append((key, expected, held.pop(expected)))",
+        "out.append((key, expected, held.pop(expected)[0]))",
+    )
+    .replace(
+        "return sum(len(h) for h in self.held.values())",
+        "return sum(len(c) for h in self.held.values() for c in h.values())",
+    ),
     # One sequence for all keys instead of one per key.
-    "one counter for all keys": _RIGHT.replace("self.next.get(key, 1)", "self.next.get('all', 1)")
-    .replace("self.next[key] = expected", "self.next['all'] = expected"),
+    "one counter for all keys": _RIGHT.replace(
+        "self.next.get(key, 1)", "self.next.get('all', 1)"
+    ).replace("self.next[key] = expected", "self.next['all'] = expected"),
     # Drains the buffer newest first.
     "drains newest first": _RIGHT.replace(
         "        return out\n\n    def pending",

@@ -104,6 +104,7 @@ _MODULES = (
     "ex06_windowed_counts",
     "ex07_key_partitioner",
     "ex08_resequencer",
+    "ex09_retry_policy",
 )
 
 
