@@ -303,11 +303,16 @@ def _size(obj: Any, module: str) -> int:
     return len(buffer.getvalue())
 
 
+#: The same 10 key objects for every push, so that the pickled size (pickle stores a repeated
+#: object once) does not depend on the order a set of them happens to be in.
+_KEY_NAMES = tuple(f"k{i}" for i in range(KEYS))
+
+
 def _in_order(r: Any, start: int, stop: int) -> int:
     """Push messages start..stop-1 in order over KEYS keys; return how many were released."""
     released = 0
     for i in range(start, stop):
-        released += len(r.push(f"k{i % KEYS}", i // KEYS + 1, i % 100))
+        released += len(r.push(_KEY_NAMES[i % KEYS], i // KEYS + 1, i % 100))
     return released
 
 
