@@ -57,7 +57,7 @@ def notebook(folder: Path) -> Path:
             "execution_count": None,
             "outputs": [],
             "source": f"from {c.factory.split(':')[0]} import {c.factory.split(':')[1]} as make\n"
-            "w = make()\nw.cache = 0\nw",
+            "w = make()\nw.cache = 0\nw._pictures.clear()\nw",
         }
         for c in CASES
     ]
@@ -90,11 +90,17 @@ def in_browser(presses: int) -> dict[str, list[float]]:
                 for i, case in enumerate(CASES):
                     box = boxes.nth(i)
                     box.scroll_into_view_if_needed()
-                    handle = box.locator(".widget-slider .noUi-handle").first
+                    # The first slider handle, or a dropdown for a widget led by one (the
+                    # routing playground): arrow keys on a focused <select> change its value.
+                    handle = box.locator(".widget-slider .noUi-handle, .widget-dropdown select")
+                    handle = handle.first
                     handle.focus()
+                    keys = ("ArrowRight", "ArrowLeft")
+                    if handle.evaluate("e => e.tagName") == "SELECT":
+                        keys = ("ArrowDown", "ArrowUp")
                     found = []
                     for n in range(presses):
-                        key = "ArrowRight" if n % 2 == 0 else "ArrowLeft"
+                        key = keys[n % 2]
                         found.append(
                             page.evaluate(
                                 """async ([i, key]) => {
@@ -103,8 +109,18 @@ def in_browser(presses: int) -> dict[str, list[float]]:
                                     const img = box.querySelector('.widget-image');
                                     const before = img.src;
                                     const t0 = performance.now();
-                                    document.activeElement.dispatchEvent(
-                                        new KeyboardEvent('keydown', {key, bubbles: true}));
+                                    const el = document.activeElement;
+                                    if (el.tagName === 'SELECT') {
+                                        // a synthetic key press does not move a <select>:
+                                        // pick the next option and send the change event
+                                        const n = el.options.length;
+                                        el.selectedIndex = (el.selectedIndex
+                                            + (key === 'ArrowDown' ? 1 : n - 1)) % n;
+                                        el.dispatchEvent(new Event('change', {bubbles: true}));
+                                    } else {
+                                        el.dispatchEvent(
+                                            new KeyboardEvent('keydown', {key, bubbles: true}));
+                                    }
                                     while (img.src === before) {
                                         if (performance.now() - t0 > 10000) return -1;
                                         await new Promise(r => requestAnimationFrame(r));
@@ -128,11 +144,18 @@ def in_kernel(presses: int) -> dict[str, list[float]]:
     for case in CASES:
         w = factory(case)()
         w.cache = 0
+        w._pictures.clear()  # the first picture was remembered when the widget was made
         slider = next(iter(w.controls.values()))
         step = getattr(slider, "step", 1) or 1
+        options = list(getattr(slider, "options", ()))  # a dropdown: step through its options
         found = []
         for n in range(presses):
-            new = slider.value + (step if n % 2 == 0 else -step)
+            if options:
+                new = options[
+                    (options.index(slider.value) + (1 if n % 2 == 0 else -1)) % len(options)
+                ]
+            else:
+                new = slider.value + (step if n % 2 == 0 else -step)
             if hasattr(slider, "max") and new > slider.max:
                 new = slider.value - step
             t0 = time.perf_counter()

@@ -37,6 +37,10 @@ RUNS = {
         ["--sizes", "1000", "--repeat", "1", "--memory-events", "1000"],
         ["events/s", "bytes/event"],
     ),
+    "bench_grading.py": (
+        ["--repeat", "1", "--exercises", "ex03_commit_points", "--no-hang"],
+        ["solution", "stub", "mutant", "Targets"],
+    ),
     "bench_widgets.py": (
         ["--moves", "3", "--repeat", "1"],
         [

@@ -17,6 +17,7 @@ simulation          ``Scenario``, ``Producers``, ``Consumers``, ``BrokerSetup``,
                     ``shortest_counterexample``
 pictures            ``draw_sequence``, ``plot_depth``, ``plot_lag``, ``draw_topology``
 widgets             ``live_figure`` (a fast picture that redraws as sliders move)
+the three systems   ``comparison_table`` (Kafka, RabbitMQ, SQS measured by probes)
 stream vs batch     ``windows_for``, ``TumblingWindows``, ``HoppingWindows``,
                     ``SessionWindows``, ``StreamTime``, ``StreamProcessor``, ``BatchJob``,
                     ``LambdaArchitecture``, ``KappaArchitecture``
@@ -72,6 +73,7 @@ _LAZY = {
     "BatchJob": "batch",
     "LambdaArchitecture": "lambda_architecture",
     "KappaArchitecture": "lambda_architecture",
+    "comparison_table": "comparison",
 }
 
 __all__ = [

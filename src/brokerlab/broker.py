@@ -109,6 +109,9 @@ _QUEUE_DEFAULTS = {
     for name, p in inspect.signature(Queue.__init__).parameters.items()
     if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "clock"
 }
+# A RabbitMQ queue keeps a message until it is consumed (or its TTL runs out): no SQS retention
+# period unless one is asked for (https://www.rabbitmq.com/docs/ttl: messages without a TTL stay).
+_QUEUE_DEFAULTS["retention"] = None
 
 
 class Returned(NamedTuple):
@@ -313,7 +316,8 @@ class Broker:
         may be a Queue or the name of a declared queue (SQS-style DLQ);
         ``dead_letter_exchange`` (with an optional ``dead_letter_routing_key``) sends dead
         letters through an exchange instead (RabbitMQ DLX). ``name=""`` asks the broker for a
-        name (``amq.gen-N``).
+        name (``amq.gen-N``). A declared queue keeps its messages until they are consumed, as in
+        RabbitMQ (``retention=None``); pass ``retention=`` in seconds for an SQS-style period.
         """
         name = check_name("queue", name)
         unknown = sorted(set(queue_kwargs) - set(_QUEUE_DEFAULTS))
@@ -378,6 +382,7 @@ class Broker:
         if dead_letter_exchange is not None:
             target = DeadLetterExchange(self, dead_letter_exchange, dead_letter_routing_key)
             queue_kwargs["dead_letter"] = target
+        queue_kwargs.setdefault("retention", None)
         q = Queue(name, clock=self.clock, **queue_kwargs)  # validates every setting
         if name.startswith("amq.gen-"):
             self._generated += 1

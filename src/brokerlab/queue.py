@@ -34,7 +34,8 @@ Defaults and limits, with their sources:
 visibility_timeout          30 s, 0..43200 (SQS SetQueueAttributes ``VisibilityTimeout``; a
                             message can be kept in flight at most 12 h after its receive:
                             ChangeMessageVisibility)
-retention                   345600 s = 4 days, 60..1209600 (SQS ``MessageRetentionPeriod``)
+retention                   345600 s = 4 days, 60..1209600 (SQS ``MessageRetentionPeriod``);
+                            ``None``: kept until consumed (RabbitMQ; the broker's default)
 delay                       0 s, 0..900 (SQS ``DelaySeconds``; per message on standard queues
                             only, SendMessage)
 max_messages                1..10 per receive (SQS ReceiveMessage ``MaxNumberOfMessages``)
@@ -61,8 +62,10 @@ Deliberate differences from the real brokers (each one named where it happens):
   consumer close), as RabbitMQ quorum queues do. SQS moves the message to the DLQ on the
   *next* receive attempt instead; the counts are the same, the DLQ just fills a little earlier.
 - **Delivery tags are per queue**, not per channel, so one number names a delivery everywhere.
-- **Retention applies to both paths** (RabbitMQ keeps messages until consumed); set
-  ``retention=1209600`` for the longest SQS allows.
+- **Retention applies to both paths** when it is set: a queue made directly keeps SQS's 4 days;
+  ``retention=None`` keeps messages until consumed, as RabbitMQ does (and as a
+  :class:`~brokerlab.broker.Broker` declares its queues by default); ``retention=1209600`` is the
+  longest SQS allows.
 - **Receipt handles are readable**: ``"<queue>:<message id>:<delivery tag>"``, e.g.
   ``"jobs:m3:7"``, instead of SQS's opaque tokens.
 - **FIFO with push consumers** (which SQS does not have) keeps one delivery per group in flight;
@@ -360,7 +363,7 @@ class Queue:
         clock: Clock | None = None,
         fifo: bool = False,
         visibility_timeout: float = VISIBILITY_DEFAULT,
-        retention: float = RETENTION_DEFAULT,
+        retention: float | None = RETENTION_DEFAULT,
         delay: float = 0,
         message_ttl: float | None = None,
         max_length: int | None = None,
@@ -384,15 +387,16 @@ class Queue:
             if flag.__class__ is not bool:
                 raise InvalidType(f"{flag_name}={flag!r} is not a bool. Pass True or False.")
         check_visibility("visibility_timeout", visibility_timeout)
-        check_range(
-            "retention",
-            retention,
-            RETENTION_MIN,
-            RETENTION_MAX,
-            "seconds (1 minute to 14 days)",
-            who="SQS",
-            example=RETENTION_DEFAULT,
-        )
+        if retention is not None:  # None: kept until consumed, as in RabbitMQ
+            check_range(
+                "retention",
+                retention,
+                RETENTION_MIN,
+                RETENTION_MAX,
+                "seconds (1 minute to 14 days), or None to keep messages until consumed",
+                who="SQS",
+                example=RETENTION_DEFAULT,
+            )
         check_range("delay", delay, 0, DELAY_MAX, "seconds (15 minutes)", who="SQS", example=0)
         if message_ttl is not None:
             check_range(
@@ -437,7 +441,7 @@ class Queue:
         self.clock = clock
         self.fifo = fifo
         self.visibility_timeout = float(visibility_timeout)
-        self.retention = float(retention)
+        self.retention = _INF if retention is None else float(retention)
         self.delay = float(delay)
         self.message_ttl = None if message_ttl is None else float(message_ttl)
         self.max_length = max_length

@@ -38,6 +38,16 @@ def consumers_needed(rate, service, max_wait):
 """
 )
 
+# The simplest consumers_needed: the first stable count, then one more while too slow.
+_NEEDED = """
+def consumers_needed(rate, service, max_wait):
+    _check(rate, service, max_wait, "max_wait")
+    c = math.floor(rate * service) + 1
+    while mean_wait(rate, service, c) > max_wait:
+        c += 1
+    return c
+"""
+
 # A correct Erlang C, used under the wrong consumers_needed of some mutants.
 _GOOD_WAIT = (
     _VALIDATE
@@ -67,14 +77,7 @@ def consumers_needed(rate, service, max_wait):
     "time in system": _GOOD_WAIT.replace(
         "return erlang_c * service / (c - a)", "return erlang_c * service / (c - a) + service"
     )
-    + """
-def consumers_needed(rate, service, max_wait):
-    _check(rate, service, max_wait, "max_wait")
-    c = math.floor(rate * service) + 1
-    while mean_wait(rate, service, c) > max_wait:
-        c += 1
-    return c
-""",
+    + _NEEDED,
     "factorial overflows": _FACTORIAL,
     # Off by one: the count after the smallest one that meets max_wait.
     "one consumer too many": _GOOD_WAIT
@@ -87,15 +90,7 @@ def consumers_needed(rate, service, max_wait):
     return c + 1
 """,
     # Returns 0 for an unstable load instead of math.inf.
-    "zero when unstable": _GOOD_WAIT.replace("return math.inf", "return 0.0")
-    + """
-def consumers_needed(rate, service, max_wait):
-    _check(rate, service, max_wait, "max_wait")
-    c = math.floor(rate * service) + 1
-    while mean_wait(rate, service, c) > max_wait:
-        c += 1
-    return c
-""",
+    "zero when unstable": _GOOD_WAIT.replace("return math.inf", "return 0.0") + _NEEDED,
     # No validation at all.
     "no ValueError": _GOOD_WAIT.replace('    _check(rate, service, c, "consumers")\n', "")
     + """
@@ -115,14 +110,8 @@ def mean_wait(rate, service, c):
         return math.inf
     rho = a / c
     return rho * service / (1 - rho)
-
-def consumers_needed(rate, service, max_wait):
-    _check(rate, service, max_wait, "max_wait")
-    c = math.floor(rate * service) + 1
-    while mean_wait(rate, service, c) > max_wait:
-        c += 1
-    return c
-""",
+"""
+    + _NEEDED,
 }
 
 ALTERNATIVES = {

@@ -25,7 +25,7 @@ _ERROR_KINDS = frozenset(("raised", "stub", "flood", "reached", "missing", "grad
 
 #: Once a check has timed out, the checks after it share this many seconds: an answer that
 #: hangs is graded in its first check's timeout plus this.
-AFTER_TIMEOUT = 1.0
+AFTER_TIMEOUT = 0.5
 
 #: Hints the framework gives for its own failure kinds when a check has none of its own.
 GENERIC_HINTS = {
@@ -246,7 +246,7 @@ def grade(exercise: Exercise, answer: Any) -> Report:
     """Run every check of ``exercise`` on ``answer``; see :func:`brokerlab.grading.check`."""
     resolved, missing, why = _resolve(exercise, answer)
     rows = []
-    hung_at: float | None = None  # once a check timed out, the rest share one more second
+    hung_at: float | None = None  # once a check timed out, the rest share AFTER_TIMEOUT
     for c in exercise.checks:
         if missing:
             rows.append(Row(c.name, 0, c.points, "error", why, None, c.hint("missing")))

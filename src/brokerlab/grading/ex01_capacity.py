@@ -268,7 +268,7 @@ EXERCISE = Exercise(
         Check(
             "mean_wait on worked examples: one consumer, several, full load",
             2,
-            examples("mean_wait", _WORKED, returns="float", equal=EQUAL),
+            examples("mean_wait", _WORKED, returns="float", equal=EQUAL, timeout=SCALE_TIMEOUT),
             {
                 "default": "Erlang C gives the probability of waiting; multiply by "
                 "service_time / (consumers - load)."

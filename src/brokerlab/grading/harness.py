@@ -66,6 +66,30 @@ class Crash(BaseException):
         self.where = where
 
 
+def run_crashable(
+    fn: Any,
+    args: tuple,
+    what: str,
+    timeout: float,
+    process: Any,
+    watch: tuple | None = None,
+) -> Fail | None:
+    """Call learner code that the grader may crash; return the code's own failure, or None.
+
+    None means it returned, or the injected crash ended it, whatever the code did with the
+    crash: caught it and returned, or caught it and raised something else (``process.dead``
+    says whether the crash struck).
+    """
+    try:
+        invoke(fn, args, what=what, timeout=timeout, passthrough=(Crash,), watch=watch)
+    except Crash:
+        return None
+    except Fail as f:
+        if process.dead is None or f.kind != "raised":
+            return f
+    return None
+
+
 # --- the consumer's database -----------------------------------------------------------------------
 
 
@@ -416,21 +440,11 @@ class QueueRun:
                 view = PaymentDelivery(d.message.id, payload, d.redelivered)
                 ctx = restricted(_Ctx(h), ("db", "ack"), "ctx", self.reached)
                 what = f"handle(delivery {d.message.id} of payment {pid}, ctx)"
-                try:
-                    invoke(
-                        handler,
-                        (view, ctx),
-                        what=what,
-                        timeout=HANDLER_TIMEOUT,
-                        passthrough=(Crash,),
-                        watch=(payload,),
-                    )
-                except Crash:
-                    pass
-                except Fail as f:
-                    if process.dead is None or f.kind != "raised":
-                        failure = f
-                        break
+                failure = run_crashable(
+                    handler, (view, ctx), what, HANDLER_TIMEOUT, process, (payload,)
+                )
+                if failure is not None:
+                    break
                 if self.reached:
                     failure = reached_into("ctx", self.reached)
                     break
@@ -502,7 +516,7 @@ def judge_queue_run(
             }[kind]
             return Fail(message, _story(payments, faults, out, verdict, core), kind=kind)
     want = expected_balances(payments)
-    got = {k[1]: v for k, v in out.db.items() if isinstance(k, tuple) and k[:1] == ("balance",)}
+    got = _balances(out.db)
     for account in sorted(set(want) | set(got), key=str):
         if got.get(account, 0) != want.get(account, 0):
             verdict = (
@@ -525,27 +539,21 @@ def judge_queue_run(
     return None
 
 
-def _story(
-    payments: Sequence[dict[str, Any]],
-    faults: tuple[QueueFault, ...],
-    out: QueueOutcome,
+def tell(
+    head: str,
+    faults: Sequence[Any],
     verdict: str,
+    state: str,
+    history: Any,
     core: History | None,
 ) -> str:
-    n = len(payments)
-    lines = [
-        f"With {n} message{'s' if n != 1 else ''} ({_describe_payments(payments)}) and "
-        f"{len(faults)} fault(s):"
-    ]
+    """A counterexample as text, as :meth:`brokerlab.counterexample.Counterexample.explain`
+    tells one: the run and its faults, the verdict, the state the grader read, then the
+    minimal core of the history (or the whole history when the verdict needs no core)."""
+    lines = [f"{head} and {len(faults)} fault(s):"]
     lines += [f"  {f!r}" for f in faults] or ["  (no fault at all)"]
-    lines.append(f"Verdict: {verdict}")
-    balances = {
-        k[1]: v
-        for k, v in sorted(out.db.items(), key=str)
-        if isinstance(k, tuple) and k[:1] == ("balance",)
-    }
-    lines.append(f"Balances in ctx.db: {balances} (expected {expected_balances(payments)})")
-    events = core if core is not None else out.history
+    lines += [f"Verdict: {verdict}", state]
+    events = list(core if core is not None else history)
     title = (
         "The smallest part of the history that still shows it"
         if core is not None
@@ -554,6 +562,28 @@ def _story(
     lines.append(f"{title} ({len(events)} events):")
     lines += [f"  {e!r}" for e in events]
     return "\n".join(lines)
+
+
+def _balances(db: dict[Any, Any]) -> dict[Any, Any]:
+    """The ``("balance", account)`` entries of a database, by account."""
+    return {
+        k[1]: v
+        for k, v in sorted(db.items(), key=str)
+        if isinstance(k, tuple) and len(k) == 2 and k[0] == "balance"
+    }
+
+
+def _story(
+    payments: Sequence[dict[str, Any]],
+    faults: tuple[QueueFault, ...],
+    out: QueueOutcome,
+    verdict: str,
+    core: History | None,
+) -> str:
+    n = len(payments)
+    head = f"With {n} message{'s' if n != 1 else ''} ({_describe_payments(payments)})"
+    state = f"Balances in ctx.db: {_balances(out.db)} (expected {expected_balances(payments)})"
+    return tell(head, faults, verdict, state, out.history, core)
 
 
 # --- the search -------------------------------------------------------------------------------------

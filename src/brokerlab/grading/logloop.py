@@ -25,8 +25,8 @@ from ..checker import minimal_core, violations
 from ..clock import VirtualClock
 from ..history import History
 from ..log import Log, Record
-from .harness import Crash
-from .sandbox import Fail, fresh_process, invoke, reached_into, restricted
+from .harness import Crash, run_crashable, tell
+from .sandbox import Fail, fresh_process, reached_into, restricted
 
 __all__ = ["LogFault", "LogOutcome", "LogRun", "search_log"]
 
@@ -210,19 +210,13 @@ class LogRun:
             loop = _Loop(self, consumer, start)
             view = restricted(_ConsumerView(loop), ALLOWED, "consumer", self.reached)
             fn = self.factory()
-            try:
-                invoke(
-                    fn,
-                    (view, self._process(loop)),
-                    what=f"{self.name}(consumer, process)",
-                    timeout=LOOP_TIMEOUT,
-                    passthrough=(Crash,),
-                )
-            except Crash:
-                pass
-            except Fail as f:
-                if loop.dead is None or f.kind != "raised":
-                    failure = f
+            failure = run_crashable(
+                fn,
+                (view, self._process(loop)),
+                f"{self.name}(consumer, process)",
+                LOOP_TIMEOUT,
+                loop,
+            )
             if self.reached and failure is None:
                 failure = reached_into("consumer", self.reached)
             if failure is not None or loop.dead is None:
@@ -241,24 +235,15 @@ def _story(
     verdict: str,
     core: History | None,
 ) -> str:
-    lines = [
+    head = (
         f"{name} on a topic of {partitions} partition(s), {len(out.records)} records "
-        f"(max_poll_records={MAX_POLL_RECORDS}), with {len(faults)} fault(s):"
-    ]
-    lines += [f"  {f!r}" for f in faults] or ["  (no fault at all)"]
-    lines.append(f"Verdict: {verdict}")
-    lines.append(
+        f"(max_poll_records={MAX_POLL_RECORDS})"
+    )
+    state = (
         f"Committed offsets at the end: {dict(sorted(out.committed.items()))} (log end: {out.ends})"
     )
-    events = core if core is not None else [e for e in out.history if e.kind != "rebalance"]
-    title = (
-        "The smallest part of the history that still shows it"
-        if core is not None
-        else "The history"
-    )
-    lines.append(f"{title} ({len(events)} events):")
-    lines += [f"  {e!r}" for e in events]
-    return "\n".join(lines)
+    history = [e for e in out.history if e.kind != "rebalance"]
+    return tell(head, faults, verdict, state, history, core)
 
 
 def judge_log_run(

@@ -187,15 +187,41 @@ def _learner_line(exc: BaseException) -> str:
     if not theirs:
         return ""
     f = theirs[-1]
-    where = "your code" if f.filename.startswith("<") else f.filename.rsplit("/", 1)[-1]
+    notebook = f.filename.startswith("<") or "ipykernel_" in f.filename
+    where = "your code" if notebook else f.filename.rsplit("/", 1)[-1]
     code = f" ({f.line.strip()})" if f.line else ""
     return f" at line {f.lineno} of {where}{code}"
 
 
-def _on_alarm(signum: int, frame: Any) -> None:
-    if _state.armed:
-        _state.timed_out = True
+def _kill(frame: Any, event: str, arg: Any) -> Any:
+    """A trace function that raises again in learner code that is handling the timeout (see
+    ``_on_alarm``); elsewhere it only keeps watching."""
+    if _state.armed and _state.timed_out and isinstance(sys.exc_info()[1], _TimeUp):
         raise _TimeUp()
+    return _kill
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    """Time is up: raise in the learner's code, and make its next line raise too.
+
+    The exception alone can be swallowed by ``except BaseException``; the trace function set
+    on the learner's frames raises again at the first line the ``except`` block runs while it
+    handles the timeout, so the code cannot stay in its loop. The timer fires again every 50 ms, until
+    the call is over, for code that nests such handlers.
+    """
+    if not _state.armed:
+        return
+    _state.timed_out = True
+    sys.settrace(_kill)
+    f = frame
+    while f is not None and f.f_code is not invoke.__code__:
+        if not f.f_code.co_filename.startswith(_HERE):
+            f.f_trace = _kill
+        f = f.f_back
+    raise _TimeUp()
+
+
+_HERE = __file__.rsplit("/", 1)[0]
 
 
 @contextmanager
@@ -205,6 +231,7 @@ def _timer(seconds: float) -> Iterator[None]:
     _state.timed_out = False
     if main:
         previous = signal.signal(signal.SIGALRM, _on_alarm)
+        previous_trace = sys.gettrace()
         _state.armed = True
         signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-4), _REFIRE)
         try:
@@ -213,6 +240,8 @@ def _timer(seconds: float) -> Iterator[None]:
             signal.setitimer(signal.ITIMER_REAL, 0)
             _state.armed = False
             signal.signal(signal.SIGALRM, previous)
+            if _state.timed_out:
+                sys.settrace(previous_trace)
     else:  # pragma: no cover - signals work only in the main thread
         end = time.monotonic() + seconds
 
