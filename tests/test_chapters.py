@@ -32,12 +32,6 @@ PLANNED_EXERCISES = {
     "ex01_capacity",
     "ex02_idempotent_consumer",
     "ex03_commit_points",
-    "ex04_topic_routing",
-    "ex05_partition_assignment",
-    "ex06_windowed_counts",
-    "ex07_key_partitioner",
-    "ex08_resequencer",
-    "ex09_retry_policy",
 }
 
 LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)|href=\"([^\"]+)\"")

@@ -3,7 +3,8 @@
 ``decide(attempt, error)`` answers :class:`~brokerlab.grading.Retry` or
 :class:`~brokerlab.grading.DeadLetter` (:mod:`brokerlab.grading.retry`). The reference is the
 capped exponential backoff of Brooker's "Exponential Backoff And Jitter" (AWS Architecture
-Blog, 2015) without jitter, ``min(CAP, BASE * 2 ** (attempt - 1))``, so that the grade is exact.
+Blog, 2015) without jitter, ``min(CAP, BASE * 2 ** (attempt - 1))``, so that the grade is exact:
+chapter 07's :func:`brokerlab.backoff.backoff_delay` with ``jitter="none"``.
 
 Besides calling ``decide`` directly, the grader runs it inside a simulated run on the reference
 broker (:func:`run_policy`): an SQS-style queue, a consumer whose handler fails some messages
@@ -21,6 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..backoff import backoff_delay
 from ..errors import PoisonMessage
 from ..faults import Fault, Faults
 from ..scenario import BrokerSetup, Consumers, Producers, Scenario
@@ -64,7 +66,12 @@ def expected_decision(attempt: int, error: BaseException) -> Retry | DeadLetter:
         return DeadLetter("permanent")
     if attempt >= MAX_ATTEMPTS:
         return DeadLetter("max_attempts")
-    return Retry(min(CAP, BASE * 2 ** (attempt - 1)))
+    return Retry(_delay(attempt))
+
+
+def _delay(attempt: int) -> float:
+    """``min(CAP, BASE * 2 ** (attempt - 1))`` seconds: the wait after try ``attempt``."""
+    return backoff_delay(attempt, base=BASE, cap=CAP, jitter="none")
 
 
 def _same(got: Any, want: Retry | DeadLetter) -> bool:
@@ -261,7 +268,7 @@ def _judge(run: Any) -> None:
             if e.kind != "nack" or not e.info.get("requeue"):
                 continue
             attempt = sum(1 for t in tries if t.index < e.index)
-            want = min(CAP, BASE * 2 ** (attempt - 1))
+            want = _delay(attempt)
             back = next((x for x in events[k + 1 :] if x.kind == "redeliver"), None)
             waited = None if back is None else back.time - e.time
             if waited is None or not math.isclose(waited, want, rel_tol=1e-6, abs_tol=1e-6):
@@ -288,8 +295,8 @@ _HINTS = {
     "else: a subclass is permanent too, at any attempt.",
     "far": "Decide to dead-letter before computing a delay: BASE * 2 ** (attempt - 1) "
     "overflows a float (or takes for ever) for huge attempt numbers.",
-    "raised": "Decide to dead-letter before computing a delay: 2.0 ** 1024 overflows, and "
-    "2 ** (10 ** 18) never finishes.",
+    "raised": "Decide to dead-letter before computing a delay: 0.1 * 2 ** 1024 no longer fits "
+    "in a float, and for larger attempt numbers the power takes longer and longer.",
     "timeout": "2 ** (attempt - 1) with a huge attempt builds an enormous number: compare "
     "attempt with MAX_ATTEMPTS first.",
     "lost": "Every message must end processed or in the DLQ.",
