@@ -110,8 +110,24 @@ def chi2_pvalue(counts: list[int]) -> float:
 
 
 def _all(fn: Any, keys: list[str] | tuple[str, ...], n: int, what: str) -> list[Any]:
-    """The answer for every key, in one sandboxed call (the loop is the grader's)."""
-    return invoke(lambda: [fn(k, n) for k in keys], (), what=what)
+    """The answer for every key, in one sandboxed call (the loop is the grader's); a failure
+    names the key it happened on."""
+    current = [""]
+
+    def every() -> list[Any]:
+        out = []
+        for key in keys:
+            current[0] = key
+            out.append(fn(key, n))
+        return out
+
+    try:
+        return invoke(every, (), what=what)
+    except Fail as f:
+        call = f"partition({current[0]!r}, {n})"
+        f.message = f.message.replace(what, call, 1)
+        f.counterexample = call
+        raise
 
 
 def _bad_value(got: Any, n: int) -> bool:
@@ -226,6 +242,8 @@ _HINTS = {
     "range": "Take the hash modulo num_partitions, and make sure it is not negative (Kafka "
     "masks the sign bit: h & 0x7fffffff).",
     "type": "Return a plain int.",
+    "raised": "partition must accept any str key, the empty string and non-ASCII text "
+    "included: hash its bytes, key.encode('utf-8').",
     "unstable": "Python's hash() of a str is salted per process (PYTHONHASHSEED), so two "
     "producers would disagree. Use a hash of the key's bytes that is defined by its algorithm: "
     "zlib.crc32(key.encode()), hashlib.md5, or murmur2.",
