@@ -1,5 +1,27 @@
 """Mutants and alternative correct answers for ex04_topic_routing (Python source)."""
 
+
+def _matcher(split: str, hash_from: str = "j", word_ok: str = "p[i] == k[j]") -> str:
+    """A recursive matcher; each mutant changes how a string is split into words (``split``
+    with ``{}`` for the string), where '#' may end (``hash_from``) or which words are equal."""
+    return f"""
+def topic_matches(pattern, routing_key):
+    p = {split.format("pattern")}
+    k = {split.format("routing_key")}
+
+    def match(i, j):
+        if i == len(p):
+            return j == len(k)
+        if p[i] == "#":
+            return any(match(i + 1, jj) for jj in range({hash_from}, len(k) + 1))
+        return j < len(k) and (p[i] == "*" or {word_ok}) and match(i + 1, j + 1)
+
+    return match(0, 0)
+"""
+
+
+_WORDS = "({0}.split('.') if {0} else [])"
+
 MUTANTS = {
     # The classic regular expression: '#' -> '.*' and '*' -> '[^.]+', so 'a.#' needs the dot
     # and '*' refuses the empty word.
@@ -11,50 +33,11 @@ def topic_matches(pattern, routing_key):
     return re.fullmatch(regex, routing_key) is not None
 """,
     # Empty words dropped: 'a..b' becomes 'a.b' and the key '.' has no words.
-    "empty words dropped": """
-def topic_matches(pattern, routing_key):
-    p = [w for w in pattern.split(".") if w]
-    k = [w for w in routing_key.split(".") if w]
-
-    def match(i, j):
-        if i == len(p):
-            return j == len(k)
-        if p[i] == "#":
-            return any(match(i + 1, jj) for jj in range(j, len(k) + 1))
-        return j < len(k) and (p[i] == "*" or p[i] == k[j]) and match(i + 1, j + 1)
-
-    return match(0, 0)
-""",
+    "empty words dropped": _matcher("[w for w in {}.split('.') if w]"),
     # ''.split('.') is [''], one empty word: so '*' matches the empty key.
-    "the empty key is one empty word": """
-def topic_matches(pattern, routing_key):
-    p = pattern.split(".")
-    k = routing_key.split(".")
-
-    def match(i, j):
-        if i == len(p):
-            return j == len(k)
-        if p[i] == "#":
-            return any(match(i + 1, jj) for jj in range(j, len(k) + 1))
-        return j < len(k) and (p[i] == "*" or p[i] == k[j]) and match(i + 1, j + 1)
-
-    return match(0, 0)
-""",
+    "the empty key is one empty word": _matcher("{}.split('.')"),
     # '#' must match at least one word.
-    "'#' needs a word": """
-def topic_matches(pattern, routing_key):
-    p = pattern.split(".") if pattern else []
-    k = routing_key.split(".") if routing_key else []
-
-    def match(i, j):
-        if i == len(p):
-            return j == len(k)
-        if p[i] == "#":
-            return any(match(i + 1, jj) for jj in range(j + 1, len(k) + 1))
-        return j < len(k) and (p[i] == "*" or p[i] == k[j]) and match(i + 1, j + 1)
-
-    return match(0, 0)
-""",
+    "'#' needs a word": _matcher(_WORDS, hash_from="j + 1"),
     # '#' takes every word the rest of the pattern leaves it, counting a later '#' as a word:
     # '#.b.#' misses 'a.b'.
     "greedy '#' without backtracking": """
@@ -73,22 +56,7 @@ def topic_matches(pattern, routing_key):
     return j == len(k)
 """,
     # Wildcards in the routing key treated as wildcards too.
-    "wildcards in the key": """
-def topic_matches(pattern, routing_key):
-    p = pattern.split(".") if pattern else []
-    k = routing_key.split(".") if routing_key else []
-
-    def match(i, j):
-        if i == len(p):
-            return j == len(k)
-        if p[i] == "#":
-            return any(match(i + 1, jj) for jj in range(j, len(k) + 1))
-        return (
-            j < len(k) and (p[i] == "*" or k[j] == "*" or p[i] == k[j]) and match(i + 1, j + 1)
-        )
-
-    return match(0, 0)
-""",
+    "wildcards in the key": _matcher(_WORDS, word_ok="(k[j] == '*' or p[i] == k[j])"),
 }
 
 ALTERNATIVES = {

@@ -32,33 +32,15 @@ MUTANTS = {
         "stream_time = t if stream_time is None else max(stream_time, t)", "stream_time = t"
     ),
     # Late events are counted as well as set aside.
-    "counts late events too": """
-def windowed_counts(events, size, grace):
-    counts, late = {}, []
-    stream_time = None
-    for key, t in events:
-        stream_time = t if stream_time is None else max(stream_time, t)
-        start = t - t % size
-        if start + size <= stream_time - grace:
-            late.append((key, t))
-        counts[(key, start)] = counts.get((key, start), 0) + 1
-    return counts, late
-""",
+    "counts late events too": _RIGHT.replace(
+        "            late.append((key, t))\n        else:\n            counts",
+        "            late.append((key, t))\n        counts",
+    ),
     # Reads the stream twice: the maximum first, then the counts (a one-pass stream is empty).
-    "two passes": """
-def windowed_counts(events, size, grace):
-    top = max((t for _, t in events), default=0)
-    counts, late = {}, []
-    stream_time = None
-    for key, t in events:
-        stream_time = t if stream_time is None else max(stream_time, t)
-        start = t - t % size
-        if start + size <= stream_time - grace:
-            late.append((key, t))
-        else:
-            counts[(key, start)] = counts.get((key, start), 0) + 1
-    return counts, late
-""",
+    "two passes": _RIGHT.replace(
+        "    counts, late = {}, []\n",
+        "    top = max((t for _, t in events), default=0)\n    counts, late = {}, []\n",
+    ),
 }
 
 ALTERNATIVES = {

@@ -8,78 +8,45 @@ BASE = 0.1
 CAP = 2.0
 """
 
+
+def _policy(
+    permanent: str = "isinstance(error, PermanentError)",
+    last: str = "attempt >= MAX_ATTEMPTS",
+    delay: str = "min(CAP, BASE * 2 ** (attempt - 1))",
+    first: str = "",
+) -> str:
+    """The right policy with one of its parts replaced."""
+    return (
+        _HEAD
+        + f"""
+def decide(attempt, error):{first}
+    if {permanent}:
+        return DeadLetter("permanent")
+    if {last}:
+        return DeadLetter("max_attempts")
+    return Retry({delay})
+"""
+    )
+
+
 MUTANTS = {
     # Dead-letters after the 7th failure: one try too few.
-    "one try too few": _HEAD
-    + """
-def decide(attempt, error):
-    if isinstance(error, PermanentError):
-        return DeadLetter("permanent")
-    if attempt >= MAX_ATTEMPTS - 1:
-        return DeadLetter("max_attempts")
-    return Retry(min(CAP, BASE * 2 ** (attempt - 1)))
-""",
+    "one try too few": _policy(last="attempt >= MAX_ATTEMPTS - 1"),
     # Retries a poison message like any other error.
-    "retries poison": _HEAD
-    + """
-def decide(attempt, error):
-    if attempt >= MAX_ATTEMPTS:
-        return DeadLetter("max_attempts")
-    return Retry(min(CAP, BASE * 2 ** (attempt - 1)))
-""",
+    "retries poison": _policy(permanent="False"),
     # No cap: the waits keep doubling.
-    "no cap": _HEAD
-    + """
-def decide(attempt, error):
-    if isinstance(error, PermanentError):
-        return DeadLetter("permanent")
-    if attempt >= MAX_ATTEMPTS:
-        return DeadLetter("max_attempts")
-    return Retry(BASE * 2 ** (attempt - 1))
-""",
+    "no cap": _policy(delay="BASE * 2 ** (attempt - 1)"),
     # 2 ** attempt: every wait twice too long.
-    "exponent off by one": _HEAD
-    + """
-def decide(attempt, error):
-    if isinstance(error, PermanentError):
-        return DeadLetter("permanent")
-    if attempt >= MAX_ATTEMPTS:
-        return DeadLetter("max_attempts")
-    return Retry(min(CAP, BASE * 2 ** attempt))
-""",
+    "exponent off by one": _policy(delay="min(CAP, BASE * 2 ** attempt)"),
     # Computes the delay before looking at the attempt: overflows for huge attempt numbers.
-    "delay first": _HEAD
-    + """
-def decide(attempt, error):
-    delay = min(CAP, BASE * 2 ** (attempt - 1))
-    if isinstance(error, PermanentError):
-        return DeadLetter("permanent")
-    if attempt >= MAX_ATTEMPTS:
-        return DeadLetter("max_attempts")
-    return Retry(delay)
-""",
+    "delay first": _policy(
+        delay="delay", first="\n    delay = min(CAP, BASE * 2 ** (attempt - 1))"
+    ),
     # Only the exact class counts as permanent, not its subclasses.
-    "type() instead of isinstance": _HEAD
-    + """
-def decide(attempt, error):
-    if type(error) is PermanentError:
-        return DeadLetter("permanent")
-    if attempt >= MAX_ATTEMPTS:
-        return DeadLetter("max_attempts")
-    return Retry(min(CAP, BASE * 2 ** (attempt - 1)))
-""",
+    "type() instead of isinstance": _policy(permanent="type(error) is PermanentError"),
     # Full jitter: a random wait up to the exponential value.
-    "full jitter": _HEAD
-    + """
-import random
-
-def decide(attempt, error):
-    if isinstance(error, PermanentError):
-        return DeadLetter("permanent")
-    if attempt >= MAX_ATTEMPTS:
-        return DeadLetter("max_attempts")
-    return Retry(random.Random(attempt).uniform(0, min(CAP, BASE * 2 ** (attempt - 1))))
-""",
+    "full jitter": "import random\n"
+    + _policy(delay="random.Random(attempt).uniform(0, min(CAP, BASE * 2 ** (attempt - 1)))"),
 }
 
 ALTERNATIVES = {

@@ -130,8 +130,16 @@ def _all(fn: Any, keys: list[str] | tuple[str, ...], n: int, what: str) -> list[
         raise
 
 
-def _bad_value(got: Any, n: int) -> bool:
-    return isinstance(got, bool) or not isinstance(got, int) or not 0 <= got < n
+def _in_range_or_fail(key: str, n: int, got: Any) -> int:
+    """``got`` if it is an int in ``range(n)``; else the failure that names the call."""
+    if isinstance(got, bool) or not isinstance(got, int) or not 0 <= got < n:
+        raise Fail(
+            f"partition({key!r}, {n}) returned {short_repr(got, 40)}; the contract says an int "
+            f"in range({n}).",
+            counterexample=f"partition({key!r}, {n}) -> {short_repr(got, 40)}",
+            kind="range" if isinstance(got, int) else "type",
+        )
+    return got
 
 
 def _in_range(answer: dict[str, Any]) -> None:
@@ -140,13 +148,7 @@ def _in_range(answer: dict[str, Any]) -> None:
     for n in (1, 2, 3, 7, 10, 100, 997, 1000):
         got = _all(fn, keys, n, f"partition(key, {n}) for the keys {keys[:4]!r}...")
         for key, p in zip(keys, got):
-            if _bad_value(p, n):
-                raise Fail(
-                    f"partition({key!r}, {n}) returned {short_repr(p, 40)}; the contract says an "
-                    f"int in range({n}).",
-                    counterexample=f"partition({key!r}, {n}) -> {short_repr(p, 40)}",
-                    kind="range" if isinstance(p, int) else "type",
-                )
+            _in_range_or_fail(key, n, p)
 
 
 _STABLE_KEYS = [f"user-{i}" for i in range(1, 41)] + ["", "a", "ключ", "🙂", "order.eu.12"]
@@ -211,14 +213,7 @@ def _even(keys_of: Any, label: str) -> Any:
             got = _all(fn, keys, n, f"partition(key, {n}) for {len(keys):,} {label} keys")
             counts = [0] * n
             for key, p in zip(keys, got):
-                if _bad_value(p, n):
-                    raise Fail(
-                        f"partition({key!r}, {n}) returned {short_repr(p, 40)}; the contract "
-                        f"says an int in range({n}).",
-                        counterexample=f"partition({key!r}, {n}) -> {short_repr(p, 40)}",
-                        kind="range",
-                    )
-                counts[p] += 1
+                counts[_in_range_or_fail(key, n, p)] += 1
             p_value = chi2_pvalue(counts)
             if p_value <= P_MIN:
                 top = sorted(range(n), key=lambda i: (-counts[i], i))[:3]

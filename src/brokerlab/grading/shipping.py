@@ -32,33 +32,13 @@ import textwrap
 import types
 from typing import Any
 
-__all__ = ["Unshippable", "run_fresh", "ship"]
+from .sandbox import _names_used, _plain
 
-_LITERALS = (type(None), bool, int, float, complex, str, bytes)
+__all__ = ["Unshippable", "run_fresh", "ship"]
 
 
 class Unshippable(Exception):
     """The function cannot be sent to a new interpreter; the message says why and the fix."""
-
-
-def _literal(value: Any, depth: int = 0) -> bool:
-    if depth > 10:
-        return False
-    if isinstance(value, _LITERALS):
-        return True
-    if isinstance(value, (tuple, list, set, frozenset)):
-        return all(_literal(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return all(_literal(k, depth + 1) and _literal(v, depth + 1) for k, v in value.items())
-    return False
-
-
-def _names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _names(const)
-    return names
 
 
 def _importable(value: Any) -> str | None:
@@ -114,8 +94,11 @@ class _Shipper:
             and getattr(value, "__module__", None) == self.module
         ):
             self.definition(value, name, globals_)
-        elif _literal(value):
-            self.header.append(f"{name} = {value!r}")
+        elif _plain(value):
+            text = repr(value)
+            if "inf" in text or "nan" in text:  # repr(math.inf) is 'inf', not Python source
+                self.header.append("from math import inf, nan")
+            self.header.append(f"{name} = {text}")
         elif (where := _importable(value)) is not None:
             module, qualname = where.split(":")
             head, _, rest = qualname.partition(".")
@@ -132,7 +115,7 @@ class _Shipper:
     def definition(self, obj: Any, name: str, globals_: dict[str, Any]) -> None:
         text = self.source(obj, name)
         code = compile(text, f"<{name}>", "exec")
-        for used in sorted(_names(code)):
+        for used in sorted(_names_used(code)):
             if used in globals_ and used != obj.__name__:
                 self.add(used, globals_[used], globals_)
         self.bodies.append(text)
