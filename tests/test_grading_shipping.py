@@ -64,3 +64,20 @@ def test_an_error_in_the_fresh_process_is_reported():
     fn = answer_from_source("def partition(key, n):\n    return 1 // 0\n")["partition"]
     fresh = run_fresh(ship(fn, "partition"), "partition", [[("a", 2)]], ("1",), timeout=30)
     assert fresh["1"]["error"].startswith("ZeroDivisionError")
+
+
+def test_answers_loaded_together_each_ship_their_own_source():
+    a = answer_from_source("def partition(key, n):\n    return 1 % n\n")["partition"]
+    b = answer_from_source("def partition(key, n):\n    return 2 % n\n")["partition"]
+    assert "1 % n" in ship(a, "partition") and "2 % n" in ship(b, "partition")
+
+
+def test_source_that_is_not_the_running_code_is_refused():
+    import linecache
+
+    fn = answer_from_source("def partition(key, n):\n    return len(key) % n\n")["partition"]
+    name = fn.__code__.co_filename
+    size, mtime, _, full = linecache.cache[name]
+    linecache.cache[name] = (size, mtime, ["def partition(key, n):\n", "    return 0\n"], full)
+    with pytest.raises(Unshippable, match="not the code that runs"):
+        ship(fn, "partition")

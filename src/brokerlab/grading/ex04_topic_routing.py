@@ -49,9 +49,13 @@ def rabbitmq_cases() -> tuple[tuple[str, str, bool], ...]:
     return tuple(sorted(found, key=lambda c: (len(c[0]) + len(c[1]), c)))
 
 
+#: Seconds per call in the first check, so that an answer that hangs is stopped soon.
+CALL_TIMEOUT = 2.0
+
+
 def _call(fn: Any, pattern: str, key: str) -> bool:
     what = f"topic_matches({pattern!r}, {key!r})"
-    return expect_type(invoke(fn, (pattern, key), what=what), "bool", what)
+    return expect_type(invoke(fn, (pattern, key), what=what, timeout=CALL_TIMEOUT), "bool", what)
 
 
 def _rabbitmq(answer: dict[str, Any]) -> None:

@@ -168,11 +168,15 @@ _WORKED = (
 )
 
 
+#: Seconds per call in the first check, so that an answer that hangs is stopped soon.
+CALL_TIMEOUT = 2.0
+
+
 def _one_pass(answer: dict[str, Any]) -> None:
     """The events as a generator, read once: an answer that reads them twice sees nothing."""
     events = [("a", 5), ("a", 25), ("a", 1)]
     what = f"windowed_counts(iter({events!r}), 10, 0)"
-    got = invoke(answer["windowed_counts"], (iter(events), 10, 0), what=what)
+    got = invoke(answer["windowed_counts"], (iter(events), 10, 0), what=what, timeout=CALL_TIMEOUT)
     expected = reference_windowed_counts(events, 10, 0)
     if not _equal(got, expected):
         raise Fail(
@@ -183,7 +187,9 @@ def _one_pass(answer: dict[str, Any]) -> None:
 
 
 def _worked(answer: dict[str, Any]) -> None:
-    examples("windowed_counts", _WORKED, returns="tuple", equal=_equal)(answer)
+    examples("windowed_counts", _WORKED, returns="tuple", equal=_equal, timeout=CALL_TIMEOUT)(
+        answer
+    )
     _one_pass(answer)
 
 

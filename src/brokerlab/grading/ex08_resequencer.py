@@ -209,7 +209,12 @@ def _generated(answer: dict[str, Any]) -> None:
         return _trace(args[0], got, expected)
 
     run = agree_with_reference(
-        "Resequencer", _streams(), reference_replay, max_examples=150, describe=describe
+        "Resequencer",
+        _streams(),
+        reference_replay,
+        max_examples=150,
+        describe=describe,
+        timeout=2.0,  # per stream: an answer that hangs is stopped soon
     )
     try:
         run({"Resequencer": _driver(answer["Resequencer"])})

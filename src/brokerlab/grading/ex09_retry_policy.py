@@ -91,7 +91,7 @@ def _error_text(error: BaseException) -> str:
 
 def _decide(fn: Any, attempt: int, error: BaseException) -> Any:
     what = f"decide({attempt}, {_error_text(error)})"
-    got = invoke(fn, (attempt, error), what=what)
+    got = invoke(fn, (attempt, error), what=what, timeout=2.0)  # a hang is stopped soon
     if not isinstance(got, (Retry, DeadLetter)):
         raise Fail(
             f"{what} returned {short_repr(got, 60)}; the contract says Retry(delay) or "

@@ -41,6 +41,19 @@ class Unshippable(Exception):
     """The function cannot be sent to a new interpreter; the message says why and the fix."""
 
 
+def _shape(code: types.CodeType) -> tuple:
+    """What a function's code is made of, independent of how the compiler laid it out."""
+    consts = tuple(c for c in code.co_consts if not isinstance(c, types.CodeType))
+    return code.co_name, code.co_varnames, frozenset(code.co_names), consts
+
+
+def _defines(module: types.CodeType, code: types.CodeType) -> bool:
+    """True if compiling the shipped text gives a function made of the same names and values."""
+    return any(
+        isinstance(c, types.CodeType) and _shape(c) == _shape(code) for c in module.co_consts
+    )
+
+
 def _importable(value: Any) -> str | None:
     """``from module import name`` works for value: the module and the dotted name, else None."""
     module = getattr(value, "__module__", None)
@@ -115,6 +128,11 @@ class _Shipper:
     def definition(self, obj: Any, name: str, globals_: dict[str, Any]) -> None:
         text = self.source(obj, name)
         code = compile(text, f"<{name}>", "exec")
+        if isinstance(obj, types.FunctionType) and not _defines(code, obj.__code__):
+            raise Unshippable(
+                f"The source Python finds for {name} is not the code that runs (was its cell or "
+                "file changed after it ran?): run the cell that defines it again."
+            )
         for used in sorted(_names_used(code)):
             if used in globals_ and used != obj.__name__:
                 self.add(used, globals_[used], globals_)
