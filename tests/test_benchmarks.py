@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+START = BENCH.parent / "notebooks" / "00-start-here.ipynb"
 
 RUNS = {
     "bench_queue.py": (
@@ -23,9 +24,7 @@ RUNS = {
             "lean deque + dict + deadline",
             "queue.Queue",
             "kombu memory://",
-            "API ceiling",
-            "rules floor",
-            "Ceilings, as ratios to the lean cycle",
+            "floor >= 5x",
         ],
     ),
     "bench_log.py": (["--records", "2000", "--repeat", "1", "--redis-records", "500"], ["target"]),
@@ -41,9 +40,18 @@ RUNS = {
         ["--repeat", "1", "--exercises", "ex03_commit_points", "--no-hang"],
         ["solution", "stub", "mutant", "Targets"],
     ),
+    "bench_notebooks.py": (
+        ["--repeat", "1", "--notebooks", str(START)],
+        ["ratio to baseline", "a baseline notebook", "nbval on the course's 1 notebooks"],
+    ),
     "bench_widgets.py": (
-        ["--moves", "3", "--repeat", "1"],
+        ["--events", "2", "--moves", "3", "--repeat", "1"],
         [
+            "Every widget",
+            "fair dispatch",
+            "spike: depth and wait",
+            "who got what: queue and topic",
+            "recompute <= redraw",
             "live_figure, every event drawn",
             "live_figure as shipped",
             "old approach",

@@ -4,11 +4,11 @@ crash that cannot be caught, fresh processes, the authoring script and the CLI."
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 
 from brokerlab import cli
@@ -177,9 +177,7 @@ def test_an_endless_loop_times_out():
         while True:
             pass
 
-    started = time.monotonic()
-    f = _fail_of(spin, seconds=0.3)
-    assert f.kind == "timeout" and time.monotonic() - started < 2
+    assert _fail_of(spin, seconds=0.3).kind == "timeout"
 
 
 def test_an_endless_loop_that_catches_everything_still_times_out():
@@ -191,23 +189,18 @@ def test_an_endless_loop_that_catches_everything_still_times_out():
             except BaseException:
                 pass
 
-    started = time.monotonic()
-    f = _fail_of(stubborn, seconds=0.3)
-    assert f.kind == "timeout" and time.monotonic() - started < 3
+    assert _fail_of(stubborn, seconds=0.3).kind == "timeout"
 
 
-def test_a_hanging_answer_ends_within_its_timeout_plus_a_second():
-    ex01 = EXERCISES["ex01_capacity"]
-
+def test_a_hanging_answer_times_out_in_every_check_and_the_kernel_goes_on():
+    # (how long it takes is measured by benchmarks/bench_grading.py, not asserted here)
     def spin(*args):
         while True:
             pass
 
-    started = time.monotonic()
     report = check("ex01_capacity", {"mean_wait": spin, "consumers_needed": spin})
-    took = time.monotonic() - started
     assert {r.status for r in report.rows} == {"timeout"}
-    assert took < ex01.checks[0].timeout + 1.5
+    assert all("time allowed" in r.message for r in report.rows if "ran out" not in r.message)
 
 
 def test_a_print_flood_is_stopped_and_nothing_reaches_the_notebook(capsys):
@@ -438,6 +431,13 @@ def test_the_stub_replaces_the_block_at_its_indentation():
         stub_source("# END SOLUTION\n")
 
 
+@given(st.lists(st.text(alphabet="ab #:\t", max_size=12), max_size=8))
+def test_source_without_markers_is_left_as_it_is(lines):
+    source = "\n".join(lines)
+    if "SOLUTION" not in source:
+        assert stub_source(source) == source
+
+
 def test_solution_only_cells_are_left_out():
     nb = nbformat.v4.new_notebook()
     nb.cells = [
@@ -487,3 +487,13 @@ def test_grade_executes_a_notebook_and_exits_by_the_result(capsys):
     assert "ex03 commit points: 3/3 checks passed (10/10 points)" in capsys.readouterr().out
     assert cli.main(["grade", str(ROOT / "exercises" / "ex03_commit_points.ipynb")]) == 1
     assert "0/10 points" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_grade_survives_a_notebook_cell_that_never_ends(tmp_path, capsys):
+    nb = nbformat.read(ROOT / "exercises" / "ex03_commit_points.ipynb", as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell("while True:\n    pass"))
+    path = tmp_path / "ex03_commit_points.ipynb"
+    nbformat.write(nb, path)
+    assert cli.main(["grade", str(path), "--timeout", "2"]) == 1
+    assert "did not run to the end" in capsys.readouterr().out

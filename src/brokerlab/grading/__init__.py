@@ -48,9 +48,13 @@ and one line in :data:`_MODULES` below. Then:
    reference, equal=..., returns=...)``, a hypothesis property (derandomized, no database, no
    deadline) whose shrunk failing input is the counterexample; ``smallest_failure(cases,
    attempt)`` to try cases smallest first; ``close(rel, abs)`` for floats. For consumers,
-   ``brokerlab.grading.harness`` runs a handler on the reference broker under a fault
-   schedule, records the history, and judges it with :mod:`brokerlab.checker`
-   (``queue_schedules``/``run_queue`` and ``run_log_loop``).
+   ``brokerlab.grading.harness`` runs a handler on the reference queue under fault schedules
+   and judges the history with :mod:`brokerlab.checker` (``search(handle, workloads,
+   kinds=..., max_faults=..., must=...)``, one run: ``QueueRun``), and
+   ``brokerlab.grading.logloop.search_log`` does the same for a poll loop on the log. To build
+   another harness: raise ``harness.Crash`` from the grader's objects at a fault point, call
+   the learner through ``harness.run_crashable``, and tell the failing run with
+   ``harness.tell`` (faults, verdict, state, minimal core).
 4. **Verdicts come from records**, never from what learner code returns about itself: the
    broker's :class:`~brokerlab.history.History` (checked by :func:`brokerlab.checker.check`),
    a store the grader owns, or a reference implementation.
@@ -61,8 +65,9 @@ and one line in :data:`_MODULES` below. Then:
    mutant in ``tests/grading/exNN_name.py`` (``MUTANTS = {name: answer}``, at least 4) fails
    with a counterexample, and every alternative there (``ALTERNATIVES``, at least 2) gets full
    marks. An answer there is a mapping of names to objects, or Python source that defines them.
-7. **Notebooks**: write ``solutions/exNN_name.ipynb`` with the answer between ``# BEGIN
-   SOLUTION`` and ``# END SOLUTION`` lines (the stub replaces the block, keeping its
+7. **Notebooks**: write ``solutions/exNN_name.ipynb`` with the contract in a markdown cell
+   (the gate checks that ``EXERCISE.contract`` appears there word for word), the answer
+   between ``# BEGIN SOLUTION`` and ``# END SOLUTION`` lines (the stub replaces the block, keeping its
    indentation: ``raise NotImplementedError`` by default, or the lines of a ``# STUB:`` comment
    block just before ``# END SOLUTION``), a cell ``check("exNN_name", ...)``, then run
    ``python -m brokerlab.grading.authoring`` to generate ``exercises/`` and execute both.

@@ -184,8 +184,8 @@ class Report:
         }
         out = [
             f"<p><b>{esc(repr(self))}</b></p>",
-            '<table style="text-align:left"><tr><th>check</th><th>points</th><th>status</th>'
-            "<th>what happened</th></tr>",
+            '<table style="text-align:left"><tr><th style="min-width:16em">check</th>'
+            "<th>points</th><th>status</th><th>what happened</th></tr>",
         ]
         for r in self.rows:
             detail = ""
@@ -198,7 +198,8 @@ class Report:
                     )
                 detail += f"<br><i>Hint: {esc(r.hint)}</i>"
             out.append(
-                f"<tr><td>{esc(r.name)}</td><td>{r.points}/{r.max_points}</td>"
+                f'<tr style="vertical-align:top"><td style="text-align:left">{esc(r.name)}</td>'
+                f"<td>{r.points}/{r.max_points}</td>"
                 f'<td style="color:{colours[r.status]}"><b>{r.status}</b></td>'
                 f'<td style="text-align:left">{detail}</td></tr>'
             )

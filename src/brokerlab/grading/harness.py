@@ -165,6 +165,7 @@ class _Tx:
 
     def get(self, key: Any, default: Any = None) -> Any:
         call = f"tx.get({short_repr(key, 40)})"
+        self.h.alive(call)
         _check_key(key, call)
         self._usable(call)
 
@@ -177,6 +178,7 @@ class _Tx:
 
     def put(self, key: Any, value: Any) -> None:
         call = f"tx.put({short_repr(key, 40)}, {short_repr(value, 40)})"
+        self.h.alive(call)
         _check_key(key, call)
         if not _plain(value):
             raise TypeError(

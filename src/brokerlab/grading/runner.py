@@ -69,7 +69,18 @@ def grade_notebook(path: str | Path, *, timeout: int = 120) -> tuple[str, bool, 
         allow_errors=True,
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
-    client.execute()
+    try:
+        client.execute()
+    except Exception as exc:  # a cell that never ends, a kernel that died
+        name = type(exc).__name__
+        return (
+            f"{exercise_id}: the notebook did not run to the end ({name}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no details'}). Run it "
+            "top to bottom in JupyterLab, fix the cell that never ends, and try again.",
+            False,
+            0,
+            0,
+        )
     for output in nb.cells[-1].outputs:
         text = output.get("text", "")
         if output.get("output_type") == "stream" and _MARK in text:

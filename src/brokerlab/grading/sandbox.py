@@ -115,9 +115,17 @@ def budget(seconds: float) -> Iterator[None]:
     outer = _state.deadline
     _state.deadline = time.monotonic() + seconds
     _state.printed = 0
+    main = _main()
+    previous = signal.signal(signal.SIGALRM, _on_alarm) if main else None
+    previous_trace = sys.gettrace()
     try:
         yield
     finally:
+        _disarm()  # before the old handler is back: a stray alarm must not reach it
+        if main:
+            signal.signal(signal.SIGALRM, previous)
+        if sys.gettrace() is not previous_trace:
+            sys.settrace(previous_trace)
         _state.deadline = outer
 
 
@@ -196,7 +204,10 @@ def _learner_line(exc: BaseException) -> str:
 def _kill(frame: Any, event: str, arg: Any) -> Any:
     """A trace function that raises again in learner code that is handling the timeout (see
     ``_on_alarm``); elsewhere it only keeps watching."""
-    if _state.armed and _state.timed_out and isinstance(sys.exc_info()[1], _TimeUp):
+    state = _state
+    if state is None:  # the interpreter is shutting down
+        return None
+    if state.armed and state.timed_out and isinstance(sys.exc_info()[1], _TimeUp):
         raise _TimeUp()
     return _kill
 
@@ -214,7 +225,7 @@ def _on_alarm(signum: int, frame: Any) -> None:
     _state.timed_out = True
     sys.settrace(_kill)
     f = frame
-    while f is not None and f.f_code is not invoke.__code__:
+    while f is not None and f.f_code is not invoke.__code__:  # the learner's frames only
         if not f.f_code.co_filename.startswith(_HERE):
             f.f_trace = _kill
         f = f.f_back
@@ -224,39 +235,38 @@ def _on_alarm(signum: int, frame: Any) -> None:
 _HERE = __file__.rsplit("/", 1)[0]
 
 
-@contextmanager
-def _timer(seconds: float) -> Iterator[None]:
-    """Interrupt the block after ``seconds``, and every 50 ms after that until it ends."""
-    main = threading.current_thread() is threading.main_thread()
+def _main() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _arm(seconds: float) -> None:
+    """Interrupt the learner's call after ``seconds``, and every 50 ms after that."""
     _state.timed_out = False
-    if main:
-        previous = signal.signal(signal.SIGALRM, _on_alarm)
-        previous_trace = sys.gettrace()
+    if _main():
         _state.armed = True
         signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-4), _REFIRE)
+        return
+    end = time.monotonic() + seconds  # pragma: no cover - signals work in the main thread only
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:  # pragma: no cover
+        if time.monotonic() > end:
+            _state.timed_out = True
+            raise _TimeUp()
+        return tracer
+
+    sys.settrace(tracer)  # pragma: no cover
+
+
+def _disarm() -> None:
+    """Stop the timer. An alarm already on its way may still raise once: try again then."""
+    for _ in range(10):
         try:
-            yield
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
             _state.armed = False
-            signal.signal(signal.SIGALRM, previous)
-            if _state.timed_out:
-                sys.settrace(previous_trace)
-    else:  # pragma: no cover - signals work only in the main thread
-        end = time.monotonic() + seconds
-
-        def tracer(frame: Any, event: str, arg: Any) -> Any:
-            if time.monotonic() > end:
-                _state.timed_out = True
-                raise _TimeUp()
-            return tracer
-
-        previous_trace = sys.gettrace()
-        sys.settrace(tracer)
-        try:
-            yield
-        finally:
-            sys.settrace(previous_trace)
+            if _main():
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            return
+        except _TimeUp:
+            continue
 
 
 def invoke(
@@ -301,22 +311,30 @@ def invoke(
     seconds = left if timeout is None else min(timeout, left)
     stdout, stderr = sys.stdout, sys.stderr
     writer = _CappedWriter()
+    main = _main()
+    own_handler = main and signal.getsignal(signal.SIGALRM) is not _on_alarm
+    previous = signal.signal(signal.SIGALRM, _on_alarm) if own_handler else None
+    previous_trace = sys.gettrace()
     _state.depth += 1
     outcome: BaseException | None = None
     result = None
     try:
         try:
-            with _timer(seconds):
-                sys.stdout = sys.stderr = writer  # type: ignore[assignment]
-                try:
-                    result = fn(*args, **kwargs)
-                finally:
-                    sys.stdout, sys.stderr = stdout, stderr
-        except BaseException as exc:  # noqa: BLE001 - sorted out just below
-            outcome = exc
+            sys.stdout = sys.stderr = writer  # type: ignore[assignment]
+            _arm(seconds)
+            result = fn(*args, **kwargs)
+        finally:
+            _disarm()
+    except BaseException as exc:  # noqa: BLE001 - sorted out just below
+        outcome = exc
     finally:
+        _disarm()
         sys.stdout, sys.stderr = stdout, stderr
         _state.depth -= 1
+        if sys.gettrace() is not previous_trace:
+            sys.settrace(previous_trace)
+        if own_handler:
+            signal.signal(signal.SIGALRM, previous)
     if _state.timed_out or isinstance(outcome, _TimeUp):
         limit = f" ({timeout:g} s)" if timeout is not None and timeout <= left else ""
         raise Fail(
