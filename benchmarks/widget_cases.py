@@ -48,6 +48,8 @@ CASES: list[WidgetCase] = [
         "05",
         "brokerlab.lateness:lateness_widget",
         {"size": 2, "grace": 20, "disorder": 20},
+    ),
+    WidgetCase(
         "ordering: partitions, key skew, consumers",
         "06",
         "brokerlab.ordering:ordering_widget",
@@ -73,4 +75,11 @@ CASES: list[WidgetCase] = [
             "exactly_once_effect": True,
         },
     ),
+    WidgetCase(
+        "guarantees",
+        "03",
+        "brokerlab.guarantees:guarantee_widget",
+        {"crash_probability": 0.5, "seed": 30},
+    ),
+    WidgetCase("replay", "03", "brokerlab.replay:replay_demo", {"step": 227}),
 ]

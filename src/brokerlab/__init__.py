@@ -16,7 +16,8 @@ simulation          ``Scenario``, ``Producers``, ``Consumers``, ``BrokerSetup``,
                     ``Faults``, ``Scheduler``, ``simulate``, ``compare``,
                     ``shortest_counterexample``
 pictures            ``draw_sequence``, ``plot_depth``, ``plot_lag``, ``draw_topology``
-widgets             ``live_figure`` (a fast picture that redraws as sliders move)
+widgets             ``live_figure`` (a fast picture that redraws as sliders move),
+                    ``replay`` (step through a history, event by event)
 the three systems   ``comparison_table`` (Kafka, RabbitMQ, SQS measured by probes)
 stream vs batch     ``windows_for``, ``TumblingWindows``, ``HoppingWindows``,
                     ``SessionWindows``, ``StreamTime``, ``StreamProcessor``, ``BatchJob``,
@@ -64,6 +65,7 @@ _LAZY = {
     "plot_lag": "plots",
     "draw_topology": "topology",
     "live_figure": "widgets",
+    "replay": "replay",
     "windows_for": "windows",
     "TumblingWindows": "windows",
     "HoppingWindows": "windows",

@@ -239,10 +239,10 @@ class Broker:
     def catch_up(self) -> None:
         """Let every queue (and every topic subscription) apply its timers up to now."""
         for q in list(self._queues.values()):
-            q._touch()
+            q.catch_up()
         for t in list(self._topics.values()):
             for q in t.subscriptions.values():
-                q._touch()
+                q.catch_up()
 
     def _next_id(self) -> str:
         self._ids += 1
@@ -311,8 +311,9 @@ class Broker:
     ) -> Queue:
         """Declare a queue: make it, or return the existing one if the settings are the same.
 
-        ``queue_kwargs`` are :class:`~brokerlab.queue.Queue` settings (``visibility_timeout``,
-        ``message_ttl``, ``max_length``, ``max_receive_count``, ``fifo``...). ``dead_letter``
+        ``queue_kwargs`` are :class:`~brokerlab.queue.Queue` settings (``queue_type``,
+        ``visibility_timeout``, ``message_ttl``, ``max_length``, ``max_receive_count``,
+        ``delivery_limit``, ``fifo``...). ``dead_letter``
         may be a Queue or the name of a declared queue (SQS-style DLQ);
         ``dead_letter_exchange`` (with an optional ``dead_letter_routing_key``) sends dead
         letters through an exchange instead (RabbitMQ DLX). ``name=""`` asks the broker for a

@@ -32,7 +32,8 @@ def check_fifo_fields(group: Any, dedup_id: Any, content_based_dedup: bool, queu
 
     SQS: ``MessageGroupId`` is required on FIFO queues; ``MessageDeduplicationId`` is required
     unless the queue has ``ContentBasedDeduplication`` (SendMessage API reference). Both are
-    strings of up to 128 characters there.
+    strings of up to 128 characters there, which the queue checks
+    (:func:`brokerlab.queue_types.check_sqs_id`).
     """
     if group is None:
         raise FifoError(

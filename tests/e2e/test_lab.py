@@ -119,3 +119,59 @@ def test_the_browser_widget_benchmark_runs(browser, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "end to end p95" in done.stdout and "fair dispatch" in done.stdout
     assert "no new picture" not in done.stdout, done.stdout
+
+
+def shown_title(widget) -> str:
+    """The text of a live_figure's title, as the browser shows it."""
+    import html
+    import re
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", widget.title.value)).split())
+
+
+def test_chapter_03_replay_follows_the_history_and_the_guarantee_widget_redraws(
+    lab, browser, artifacts
+):
+    from brokerlab import Fault, Scenario, replay, simulate
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    open_notebook(page, lab, "notebooks/03-delivery-guarantees.ipynb")
+    run_all(page, timeout=240_000)
+    assert errors_shown(page) == []
+
+    # The first replay widget is the run where an at-least-once consumer processes m1 twice.
+    twice = simulate(Scenario(messages=3, faults=[Fault("crash_after_processing", msg="m1")]))
+    second = [e for e in twice.history.of_kind("process") if e.msg == "m1"][1]
+    expected = replay(twice, step=second.index)
+    slider = next(iter(expected.controls.values()))
+    first = page.locator(".jp-Notebook .widget-vbox").filter(has=page.locator(".widget-slider"))
+    first = first.first
+    title = first.locator(".widget-html-content").first
+
+    def shows(want: str) -> None:
+        """Wait until the replay's title reads ``want`` (JupyterLab renders only the cells in
+        view, so the widget is scrolled into view first)."""
+        first.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "([el, want]) => el.innerText.split(/\\s+/).join(' ').trim() === want",
+            arg=[title.element_handle(), want],
+            timeout=10_000,
+        )
+
+    shows(shown_title(expected))
+    for step in range(1, 4):  # step forward event by event: the state shown follows
+        ms = press_slider(page, 0)
+        assert ms >= 0, f"the replay did not redraw at step +{step}"
+        slider.value = second.index + step
+        shows(shown_title(expected))
+        page.screenshot(path=str(artifacts / f"03-replay-step-{step}.png"))
+
+    # The guarantee widget (the last one): moving its seed slider redraws the picture.
+    guarantee = page.locator(".jp-Notebook .widget-vbox").filter(has=page.locator("select")).last
+    guarantee.scroll_into_view_if_needed()
+    before = guarantee.locator(".widget-image").get_attribute("src")
+    sliders = page.locator(".jp-Notebook .widget-slider .noUi-handle")
+    ms = press_slider(page, sliders.count() - 1)
+    assert ms >= 0 and guarantee.locator(".widget-image").get_attribute("src") != before
+    page.screenshot(path=str(artifacts / "03-guarantee-widget.png"))
+    page.close()
