@@ -17,19 +17,12 @@ channels).
 
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from brokerlab import Broker
-from brokerlab.queue import Queue
-
-#: True once the queue rewrite (issue 9: queue types "classic"/"quorum", delivery_limit) is in.
-HAS_QUEUE_TYPES = "queue_type" in inspect.signature(Queue.__init__).parameters
-#: The reason of the tests that need the rewrite (they xfail strictly until it lands).
-NEEDS_REWRITE = "fixed by the queue rewrite (issue 9)"
 
 #: Seconds a RabbitMQ side waits for the deliveries the reference made, before comparing.
 PATIENCE = 5.0
@@ -139,13 +132,9 @@ class Reference(Side):
         dlx: str | None = None,
         dlk: str | None = None,
     ) -> None:
-        kwargs: dict[str, Any] = {"message_ttl": ttl, "max_length": max_length}
-        if HAS_QUEUE_TYPES:
-            kwargs["queue_type"] = kind
-            if delivery_limit is not None:
-                kwargs["delivery_limit"] = delivery_limit
-        elif delivery_limit is not None:  # today's queue counts receives: one more than returns
-            kwargs["max_receive_count"] = delivery_limit + 1
+        kwargs: dict[str, Any] = {"queue_type": kind, "message_ttl": ttl, "max_length": max_length}
+        if delivery_limit is not None:
+            kwargs["delivery_limit"] = delivery_limit
         self.broker.declare_queue(
             name, dead_letter_exchange=dlx, dead_letter_routing_key=dlk, **kwargs
         )

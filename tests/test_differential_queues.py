@@ -11,15 +11,11 @@ from __future__ import annotations
 import pytest
 
 from brokerlab.servers import start_rabbitmq
-from differential import HAS_QUEUE_TYPES, NEEDS_REWRITE, compare
+from differential import compare
 from live_servers import need
 
-rewrite = pytest.mark.xfail(not HAS_QUEUE_TYPES, reason=NEEDS_REWRITE, strict=True)
 KINDS = ["classic", "quorum"]
-#: Quorum cases that need the rewrite: a returned message goes to the back, and redeliveries
-#: carry x-delivery-count.
-KINDS_REWRITE = ["classic", pytest.param("quorum", marks=rewrite)]
-#: Divergences that neither today's queue nor the rewrite models (found by these tests against
+#: Divergences the reference queue does not model (found by these tests against
 #: RabbitMQ 3.10; see handbook/queues.md, "Checked against a real RabbitMQ").
 QUORUM_RETURNS_FIRST = pytest.mark.xfail(
     reason="RabbitMQ 3.10 quorum queues put a closed consumer's unacked messages back at the "
@@ -105,7 +101,7 @@ def test_requeue_false_dead_letters_as_rejected(conn, kind, how):
     assert h3["x-first-death-reason"] == "rejected"
 
 
-@pytest.mark.parametrize("kind", KINDS_REWRITE)
+@pytest.mark.parametrize("kind", KINDS)
 def test_nack_requeue_with_the_only_consumer_comes_straight_back(conn, kind):
     def scenario(s):
         with_dlq(s, kind=kind)
@@ -142,7 +138,7 @@ def test_consumer_closing_with_unacked_messages(conn, kind):
 # --- prefetch dispatch with several consumers ----------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", KINDS_REWRITE)
+@pytest.mark.parametrize("kind", KINDS)
 def test_round_robin_with_prefetch_limits(conn, kind):
     """Three consumers with prefetch 1, 2 and unlimited, registered before the messages."""
 
@@ -212,7 +208,6 @@ def test_per_message_ttl_records_original_expiration(conn):
     assert h["x-death"][0]["original-expiration"] == 0.1
 
 
-@pytest.mark.xfail(not HAS_QUEUE_TYPES, reason=NEEDS_REWRITE, strict=True)
 def test_original_expiration_is_recorded_for_any_reason(conn):
     """A message published with an expiration and rejected keeps it in x-death too."""
 
@@ -298,7 +293,7 @@ def test_overflow_reject_publish_is_not_modelled():
 # --- the delivery limit on quorum queues ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("limit", [0, pytest.param(2, marks=rewrite)])
+@pytest.mark.parametrize("limit", [0, 2])
 def test_quorum_delivery_limit(conn, limit):
     """x-delivery-limit N counts returns: the message is delivered N + 1 times, with
     x-delivery-count 1..N on the redeliveries, then dead-lettered as delivery_limit."""
