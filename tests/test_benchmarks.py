@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+START = BENCH.parent / "notebooks" / "00-start-here.ipynb"
 
 RUNS = {
     "bench_queue.py": (
@@ -35,9 +36,18 @@ RUNS = {
         ["--sizes", "1000", "--repeat", "1", "--memory-events", "1000"],
         ["events/s", "bytes/event"],
     ),
+    "bench_notebooks.py": (
+        ["--repeat", "1", "--notebooks", str(START)],
+        ["ratio to baseline", "a baseline notebook", "nbval on the course's 1 notebooks"],
+    ),
     "bench_widgets.py": (
-        ["--moves", "3", "--repeat", "1"],
+        ["--events", "2", "--moves", "3", "--repeat", "1"],
         [
+            "Every widget",
+            "fair dispatch",
+            "spike: depth and wait",
+            "who got what: queue and topic",
+            "recompute <= redraw",
             "live_figure, every event drawn",
             "live_figure as shipped",
             "old approach",
