@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from brokerlab.servers import start_rabbitmq
-from differential import compare
-from live_servers import need
+from differential import compare, rabbitmq_connection
 
 KINDS = ["classic", "quorum"]
 #: Divergences the reference queue does not model (found by these tests against
@@ -32,12 +30,8 @@ QUORUM_SERVICE_ORDER = pytest.mark.xfail(
 
 @pytest.fixture(scope="module")
 def conn():
-    need("rabbitmq-server")
-    pika = pytest.importorskip("pika")
-    with start_rabbitmq() as server:
-        connection = pika.BlockingConnection(pika.URLParameters(server.url))
+    with rabbitmq_connection() as connection:
         yield connection
-        connection.close()
 
 
 def same(conn, scenario):

@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from brokerlab import Broker
-from brokerlab.servers import start_rabbitmq
-from live_servers import need
+from differential import rabbitmq_connection
 
 QUEUES = [f"route-{i}" for i in range(6)]
 EXAMPLES = 60
@@ -27,10 +26,9 @@ _exchanges = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def channel():
-    need("rabbitmq-server")
-    pika = pytest.importorskip("pika")
-    with start_rabbitmq() as server:
-        connection = pika.BlockingConnection(pika.URLParameters(server.url))
+    import pika
+
+    with rabbitmq_connection() as connection:
         ch = connection.channel()
         ch.confirm_delivery()
         for q in QUEUES:
@@ -38,7 +36,6 @@ def channel():
         yield pika, ch
         for q in QUEUES:
             ch.queue_delete(q)
-        connection.close()
 
 
 def route_on_rabbitmq(channel, type, bindings, messages):
