@@ -9,6 +9,8 @@ wall-clock ``time``). Where the reference differs on purpose, the test says so b
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from differential import compare, rabbitmq_connection
 
@@ -426,3 +428,62 @@ def test_last_death_headers_are_3_13(conn):
         assert not any(k.startswith("x-last-death") for k in props.headers)
     finally:
         live.cleanup()
+
+
+# --- random schedules on a classic queue ---------------------------------------------------------
+
+CONSUMERS = ["c1", "c2"]
+actions = st.one_of(
+    st.tuples(st.just("publish"), st.integers(1, 3)),
+    st.tuples(
+        st.sampled_from(["ack", "nack", "reject"]),
+        st.sampled_from(CONSUMERS),
+        st.integers(0, 3),
+        st.booleans(),
+    ),  # fmt: skip
+    st.tuples(st.just("close"), st.sampled_from(CONSUMERS)),
+    st.tuples(st.just("consume"), st.sampled_from(CONSUMERS), st.integers(0, 3)),
+)
+
+
+@settings(
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    max_length=st.sampled_from([None, 3]),
+    schedule=st.lists(actions, min_size=6, max_size=16),
+)
+def test_random_schedules_on_a_classic_queue(conn, max_length, schedule):
+    """Random publishes, consumers (prefetch 0..3), acks, nacks, rejects and closes on a classic
+    queue with a DLX; then everything is closed and both queues drained."""
+
+    def scenario(s):
+        with_dlq(s, max_length=max_length)
+        n, open_ = 0, set()
+        for kind, *args in schedule:
+            if kind == "publish":
+                publish(s, args[0], first=n + 1)
+                n += args[0]
+            elif kind == "consume" and args[0] not in open_:
+                s.consume(args[0], "q", prefetch=args[1])
+                open_.add(args[0])
+            elif kind == "close" and args[0] in open_:
+                s.close(args[0])
+                open_.discard(args[0])
+            elif kind in ("ack", "nack", "reject") and s.held.get(args[0]):
+                consumer, i, requeue = args
+                held = sorted(s.held[consumer], key=lambda m: int(m[1:]))
+                msg = held[i % len(held)]
+                if kind == "ack":
+                    s.ack(consumer, msg)
+                else:
+                    getattr(s, kind)(consumer, msg, requeue=requeue)
+        for c in sorted(open_):
+            s.close(c)
+        s.drain("q")
+        s.drain("q.dlq")
+
+    same(conn, scenario)

@@ -149,12 +149,12 @@ steps = st.one_of(
 
 
 @settings(
-    max_examples=40,
+    max_examples=60,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(schedule=st.lists(steps, min_size=1, max_size=20))
+@given(schedule=st.lists(steps, min_size=4, max_size=24))
 def test_consumer_group_matches_the_reference_queue(client, schedule):
     both = Both(client)
     for op in schedule:
