@@ -18,8 +18,9 @@ KINDS = ["classic", "quorum"]
 #: Divergences the reference queue does not model (found by these tests against
 #: RabbitMQ 3.10; see handbook/queues.md, "Checked against a real RabbitMQ").
 QUORUM_RETURNS_FIRST = pytest.mark.xfail(
-    reason="RabbitMQ 3.10 quorum queues put a closed consumer's unacked messages back at the "
-    "head, in delivery order (a nack with requeue goes to the back): not modelled",
+    reason="RabbitMQ 3.10 quorum queues serve returned messages first, in the order they came "
+    "back: a closed consumer's unacked messages, and nacked or rejected ones when a delivery "
+    "limit is set (only a requeue without a delivery limit goes to the back): not modelled",
     strict=True,
 )
 QUORUM_SERVICE_ORDER = pytest.mark.xfail(
@@ -306,6 +307,31 @@ def test_quorum_delivery_limit(conn, limit):
     assert len(t.ids("c1")) == limit + 1
     [(_, _, h)] = t.drained("q.dlq")
     assert h["x-death"][0]["reason"] == "delivery_limit"
+
+
+@pytest.mark.parametrize("how", ["nack", "reject"])
+@pytest.mark.parametrize(
+    "limit", [None, pytest.param(5, marks=QUORUM_RETURNS_FIRST)], ids=["no limit", "limit 5"]
+)
+def test_quorum_requeue_position_depends_on_the_delivery_limit(conn, how, limit):
+    """A consumer with prefetch 1 gives m1 back twice. Without a delivery limit a quorum queue
+    puts it at the back (m2 comes next); with one (RabbitMQ 3.10) it goes to the returns queue,
+    which is served first, so m1 comes straight back: a poison message then holds the head
+    until the limit dead-letters it."""
+
+    def scenario(s):
+        with_dlq(s, kind="quorum", delivery_limit=limit)
+        publish(s, 3)
+        s.consume("c1", "q", prefetch=1)
+        getattr(s, how)("c1", "m1", requeue=True)
+        getattr(s, how)("c1", s.last("c1"), requeue=True)
+        for _ in range(3):
+            s.ack("c1", s.last("c1"))
+        s.drain("q")
+
+    t = same(conn, scenario)
+    first = ["m1", "m2", "m3", "m1", "m2"] if limit is None else ["m1", "m1", "m1", "m2", "m3"]
+    assert t.ids("c1") == first
 
 
 # --- dead-lettering through a DLX ----------------------------------------------------------------
