@@ -36,6 +36,10 @@ RUNS = {
         ["--sizes", "1000", "--repeat", "1", "--memory-events", "1000"],
         ["events/s", "bytes/event"],
     ),
+    "bench_grading.py": (
+        ["--repeat", "1", "--exercises", "ex03_commit_points", "--no-hang"],
+        ["solution", "stub", "mutant", "Targets"],
+    ),
     "bench_notebooks.py": (
         ["--repeat", "1", "--notebooks", str(START)],
         ["ratio to baseline", "a baseline notebook", "nbval on the course's 1 notebooks"],
