@@ -26,9 +26,9 @@ _exchanges = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def channel():
-    import pika
-
     with rabbitmq_connection() as connection:
+        import pika
+
         ch = connection.channel()
         ch.confirm_delivery()
         for q in QUEUES:
