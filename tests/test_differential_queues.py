@@ -172,7 +172,10 @@ def test_who_gets_the_next_message_after_consumers_free_up(conn, kind):
         s.drain("q")
 
     t = same(conn, scenario)
-    assert (t.ids("c1"), t.ids("c3")) == (["m1", "m4"], ["m3", "m5"])
+    if kind == "classic":
+        assert (t.ids("c1"), t.ids("c3")) == (["m1", "m4"], ["m3", "m5"])
+    else:
+        assert (t.ids("c1"), t.ids("c3")) == (["m1", "m5"], ["m3", "m4"])
 
 
 # --- TTL -----------------------------------------------------------------------------------------
@@ -261,7 +264,21 @@ def test_max_length_drop_head(conn, kind):
     assert [m for m, _, _ in t.drained("q")] == ["m4", "m5"]
 
 
-@pytest.mark.parametrize("kind", ["classic", pytest.param("quorum", marks=QUORUM_RETURNS_FIRST)])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "classic",
+        pytest.param(
+            "quorum",
+            marks=pytest.mark.xfail(
+                reason="RabbitMQ 3.10 quorum queues serve returned messages first (so drop-head "
+                "drops them), and the messages one overflow drops reach the DLX in reverse "
+                "order: not modelled",
+                strict=True,
+            ),
+        ),
+    ],
+)
 def test_max_length_counts_ready_messages_only(conn, kind):
     """Unacked messages do not count against x-max-length."""
 
