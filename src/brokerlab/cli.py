@@ -255,12 +255,16 @@ def execute_notebook(path: Path, *, timeout: int = 300) -> None:
 
     Execution counts are renumbered from 1 and the kernel runs with the notebook's folder as its
     working directory, exactly as nbval runs it, so the saved outputs are what nbval expects.
+    A cell added without an id gets one (nbformat 4.5 requires them).
     """
     import nbformat
     from nbclient import NotebookClient
+    from nbformat.corpus.words import generate_corpus_id
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        cell.setdefault("id", generate_corpus_id())
     client = NotebookClient(
         nb,
         timeout=timeout,

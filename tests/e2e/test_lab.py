@@ -13,6 +13,7 @@ from lab_driver import (
     run_all,
     run_command,
     start_lab,
+    wait_idle,
     widget_images,
 )
 
@@ -174,4 +175,94 @@ def test_chapter_03_replay_follows_the_history_and_the_guarantee_widget_redraws(
     ms = press_slider(page, sliders.count() - 1)
     assert ms >= 0 and guarantee.locator(".widget-image").get_attribute("src") != before
     page.screenshot(path=str(artifacts / "03-guarantee-widget.png"))
+    page.close()
+
+
+CORRECT = """def handle(delivery, ctx):
+    seen = ("seen", delivery.payload["payment_id"])
+    with ctx.db.transaction() as tx:
+        if tx.get(seen) is None:
+            key = ("balance", delivery.payload["account"])
+            tx.put(key, tx.get(key, 0) + delivery.payload["amount"])
+            tx.put(seen, 1)
+    ctx.ack()
+"""
+
+WRONG = """def handle(delivery, ctx):
+    seen = ("seen", delivery.id)
+    with ctx.db.transaction() as tx:
+        if tx.get(seen) is None:
+            key = ("balance", delivery.payload["account"])
+            tx.put(key, tx.get(key, 0) + delivery.payload["amount"])
+            tx.put(seen, 1)
+    ctx.ack()
+"""
+
+
+def cell_output(page, index: int) -> str:
+    return page.evaluate(
+        """(i) => {
+            const cell = window.jupyterapp.shell.currentWidget.content.widgets[i];
+            return cell.outputArea.node.innerText;
+        }""",
+        index,
+    )
+
+
+def type_into_cell(page, index: int, text: str) -> None:
+    """Replace cell ``index``'s code as a learner would: select all of it and type anew."""
+    page.evaluate(
+        "(i) => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = i; }", index
+    )
+    run_command(page, "notebook:enter-edit-mode")
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(text)
+    page.keyboard.press("Escape")
+
+
+def run_cells(page, *indices: int) -> None:
+    for i in indices:
+        page.evaluate(
+            "(i) => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = i; }", i
+        )
+        run_command(page, "notebook:run-cell")
+        wait_idle(page)
+    page.wait_for_timeout(300)
+    wait_idle(page)
+
+
+def test_exercise_2_grades_the_stub_a_correct_answer_and_a_wrong_one(lab, browser, artifacts):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    open_notebook(page, lab, "exercises/ex02_idempotent_consumer.ipynb")
+    run_all(page)
+    cells = page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.content.widgets.map(c => c.model.sharedModel.getSource())"
+    )
+    answer = next(i for i, src in enumerate(cells) if src.startswith("def handle"))
+    grade = next(i for i, src in enumerate(cells) if src.startswith('check("ex02'))
+
+    stub = cell_output(page, grade)
+    assert "(0/10 points)" in stub and "Hint" in stub, stub[:500]
+    page.screenshot(path=str(artifacts / "ex02-stub.png"))
+
+    type_into_cell(page, answer, CORRECT)
+    run_cells(page, answer, grade)
+    full = cell_output(page, grade)
+    assert "5/5 checks passed (10/10 points)" in full, full[:500]
+    page.screenshot(path=str(artifacts / "ex02-correct.png"))
+
+    type_into_cell(page, answer, WRONG)
+    run_cells(page, answer, grade)
+    wrong = cell_output(page, grade)
+    assert "(10/10 points)" not in wrong and "Hint" in wrong, wrong[:500]
+    # The counterexample is folded under its row: open it, as a learner would, and read it.
+    page.evaluate(
+        """(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].outputArea.node
+                .querySelectorAll('details').forEach(d => { d.open = true; })""",
+        grade,
+    )
+    shown = cell_output(page, grade)
+    assert "history" in shown and "the producer publishes" in shown, shown[:1500]
+    page.screenshot(path=str(artifacts / "ex02-wrong.png"))
+    assert errors_shown(page) == []
     page.close()
