@@ -75,3 +75,23 @@ def test_benchmark_runs_on_tiny_sizes(script: str, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     for text in expected:
         assert text in done.stdout, f"{script} no longer prints {text!r}:\n{done.stdout[-2000:]}"
+
+
+def test_live_benchmark_runs_on_tiny_sizes(tmp_path: Path) -> None:
+    """bench_live.py starts its own RabbitMQ and Redis: skipped here when they are missing
+    (a failure under CI=true, where .ci/run installs them)."""
+    from live_servers import need
+
+    need("rabbitmq-server")
+    need("redis-server")
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "bench_live.py"), "--messages", "200", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for text in ("reference Queue (classic), per message", "confirms off", "confirms on",
+                 "Redis Streams, batches of 100"):  # fmt: skip
+        assert text in done.stdout, f"bench_live.py no longer prints {text!r}:\n{done.stdout}"

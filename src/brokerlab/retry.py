@@ -48,6 +48,7 @@ __all__ = [
     "plot_dlq_depth",
     "plot_outcomes",
     "retry_widget",
+    "retrying",
 ]
 
 OUTCOMES = ("processed first time", "processed after retries", "dead-lettered")
@@ -446,3 +447,36 @@ def plot_dlq_depth(story: Incident, ax: Any = None) -> Any:
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.set_title("Watching the dead-letter queue")
     return fig
+
+
+# --- the same consumer as a handler: for simulate() and for real brokers (brokerlab.live) -------
+
+
+def retrying(max_attempts: int | None = None) -> Any:
+    """This chapter's consumer as a handler ``handle(delivery, ctx)``: do the work and ack; when
+    the work fails (``PoisonMessage``), give the message back to be tried again.
+
+    With ``max_attempts=None`` the queue's own delivery limit decides when to stop
+    (``max_receive_count``: SQS ``maxReceiveCount``, RabbitMQ quorum queues'
+    ``x-delivery-limit``) and dead-letters the message (reason ``delivery_limit``). With
+    ``max_attempts=N`` the consumer counts for itself (``delivery.receive_count``) and rejects
+    the message on its N-th failure, which dead-letters it at once (reason ``rejected``).
+    The handler gives a failed message back at once: the backoff of :func:`drain` needs a
+    delay the broker applies (SQS visibility, a RabbitMQ retry queue with a TTL), which a
+    handler cannot ask for through ``ctx``.
+    """
+    if max_attempts is not None:
+        _whole("max_attempts", max_attempts, 1, 1000, "attempts", 3)
+
+    def retry_then_dead_letter(delivery: Any, ctx: Any) -> None:
+        from .errors import PoisonMessage
+
+        try:
+            ctx.effect()
+        except PoisonMessage:
+            last = max_attempts is not None and delivery.receive_count >= max_attempts
+            ctx.nack(requeue=not last)
+            return
+        ctx.ack()
+
+    return retry_then_dead_letter

@@ -54,7 +54,9 @@ and one line in :data:`_MODULES` below. Then:
    ``brokerlab.grading.logloop.search_log`` does the same for a poll loop on the log. To build
    another harness: raise ``harness.Crash`` from the grader's objects at a fault point, call
    the learner through ``harness.run_crashable``, and tell the failing run with
-   ``harness.tell`` (faults, verdict, state, minimal core).
+   ``harness.tell`` (faults, verdict, state, minimal core). To check that an answer behaves
+   the same in a new process, ``brokerlab.grading.shipping`` sends a notebook function's source
+   to fresh interpreters (``ship``, ``run_fresh``).
 4. **Verdicts come from records**, never from what learner code returns about itself: the
    broker's :class:`~brokerlab.history.History` (checked by :func:`brokerlab.checker.check`),
    a store the grader owns, or a reference implementation.
@@ -104,6 +106,12 @@ _MODULES = (
     "ex01_capacity",
     "ex02_idempotent_consumer",
     "ex03_commit_points",
+    "ex04_topic_routing",
+    "ex05_partition_assignment",
+    "ex06_windowed_counts",
+    "ex07_key_partitioner",
+    "ex08_resequencer",
+    "ex09_retry_policy",
 )
 
 

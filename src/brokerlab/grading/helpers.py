@@ -174,10 +174,13 @@ def agree_with_reference(
     max_examples: int = 100,
     timeout: float | None = None,
     kind: str = "differs",
+    describe: Callable[[tuple, Any, Any], str] | None = None,
 ) -> Callable[[dict[str, Any]], None]:
     """A check run: on inputs drawn from ``strategy`` (tuples of arguments), the answer's
     ``name`` must return what ``reference`` returns (compared with ``equal``). The smallest
-    input hypothesis shrinks a failure to is the counterexample. ``timeout``: per call."""
+    input hypothesis shrinks a failure to is the counterexample. ``timeout``: per call;
+    ``describe(args, got, expected)``: the counterexample's text (default: the call, what it
+    returned and what was expected)."""
 
     def run(answer: dict[str, Any]) -> None:
         fn = answer[name]
@@ -199,12 +202,16 @@ def agree_with_reference(
                     raise _Stop() from None
                 raise AssertionError(f.message) from None
             if not equal(got, expected):
+                text = (
+                    describe(args, got, expected)
+                    if describe is not None
+                    else f"{what} -> {short_repr(got, 60)} (expected {short_repr(expected, 60)})"
+                )
                 failures.append(
                     Fail(
                         f"{what} returned {short_repr(got, 60)}; expected "
                         f"{short_repr(expected, 60)}.",
-                        counterexample=f"{what} -> {short_repr(got, 60)} (expected "
-                        f"{short_repr(expected, 60)})",
+                        counterexample=text,
                         kind=kind,
                     )
                 )

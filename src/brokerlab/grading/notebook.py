@@ -9,6 +9,7 @@ IPython magics.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import linecache
 from pathlib import Path
@@ -18,9 +19,14 @@ __all__ = ["answer_from_notebook", "answer_from_source", "code_cells"]
 
 
 def answer_from_source(source: str, name: str = "__answer__") -> dict[str, Any]:
-    """Execute ``source`` in a new namespace (module name ``name``) and return the namespace."""
+    """Execute ``source`` in a new namespace (module name ``name``) and return the namespace.
+
+    The source is kept in ``linecache`` under a name of its own (from a hash of the source), as
+    IPython does for each cell, so that ``inspect.getsource`` finds each answer's own lines even
+    when several answers are loaded at once.
+    """
     namespace: dict[str, Any] = {"__name__": name}
-    filename = f"<{name}>"
+    filename = f"<{name}-{hashlib.sha1(source.encode('utf-8')).hexdigest()[:12]}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - it is the point
