@@ -15,20 +15,6 @@ from hypothesis import strategies as st
 from differential import compare, rabbitmq_connection
 
 KINDS = ["classic", "quorum"]
-#: Divergences the reference queue does not model (found by these tests against
-#: RabbitMQ 3.10; see handbook/queues.md, "Checked against a real RabbitMQ").
-QUORUM_RETURNS_FIRST = pytest.mark.xfail(
-    reason="RabbitMQ 3.10 quorum queues serve returned messages first, in the order they came "
-    "back: a closed consumer's unacked messages, and nacked or rejected ones when a delivery "
-    "limit is set (only a requeue without a delivery limit goes to the back): not modelled",
-    strict=True,
-)
-QUORUM_SERVICE_ORDER = pytest.mark.xfail(
-    reason="RabbitMQ 3.10 quorum queues serve consumers in the order they got room (a consumer "
-    "freed by an ack joins the back of the line); the reference keeps a round-robin turn, "
-    "as classic queues do: not modelled",
-    strict=True,
-)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +46,7 @@ def publish(s, n, queue="q", first=1, **options):
 
 
 @pytest.mark.parametrize("how", ["nack", "reject"])
-@pytest.mark.parametrize("kind", ["classic", pytest.param("quorum", marks=QUORUM_RETURNS_FIRST)])
+@pytest.mark.parametrize("kind", KINDS)
 def test_requeue_position_and_redelivered(conn, kind, how):
     """A consumer with prefetch 2 gives m1 back: a classic queue puts it back at its original
     place (so it comes straight back), a quorum queue at the back (so m3 comes first)."""
@@ -114,7 +100,7 @@ def test_nack_requeue_with_the_only_consumer_comes_straight_back(conn, kind):
 # --- a consumer closing with unacked messages ----------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["classic", pytest.param("quorum", marks=QUORUM_RETURNS_FIRST)])
+@pytest.mark.parametrize("kind", KINDS)
 def test_consumer_closing_with_unacked_messages(conn, kind):
     """c1 holds m1..m3, acks m2 and closes: m1 and m3 go back (redelivered) and c2 gets them."""
 
@@ -152,7 +138,7 @@ def test_round_robin_with_prefetch_limits(conn, kind):
     same(conn, scenario)
 
 
-@pytest.mark.parametrize("kind", ["classic", pytest.param("quorum", marks=QUORUM_SERVICE_ORDER)])
+@pytest.mark.parametrize("kind", KINDS)
 def test_who_gets_the_next_message_after_consumers_free_up(conn, kind):
     """c1..c3 (prefetch 1) each hold one message; c3 and then c1 ack while nothing is ready;
     then m4 and m5 arrive. A classic queue keeps its round-robin turn (c3 had the last
@@ -327,9 +313,7 @@ def test_quorum_delivery_limit(conn, limit):
 
 
 @pytest.mark.parametrize("how", ["nack", "reject"])
-@pytest.mark.parametrize(
-    "limit", [None, pytest.param(5, marks=QUORUM_RETURNS_FIRST)], ids=["no limit", "limit 5"]
-)
+@pytest.mark.parametrize("limit", [None, 5], ids=["no limit", "limit 5"])
 def test_quorum_requeue_position_depends_on_the_delivery_limit(conn, how, limit):
     """A consumer with prefetch 1 gives m1 back twice. Without a delivery limit a quorum queue
     puts it at the back (m2 comes next); with one (RabbitMQ 3.10) it goes to the returns queue,

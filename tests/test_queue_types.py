@@ -158,7 +158,9 @@ def test_a_nacked_message_goes_back_to_its_place_or_to_the_back(kind, expected):
 
 
 def test_a_crashed_consumer_returns_messages_by_the_queue_types_rule():
-    for kind, expected in (("classic", ["a", "b", "c"]), ("quorum", ["c", "a", "b"])):
+    # Quorum: a closed channel's unacked messages go to rabbit_fifo's returns list, served
+    # before the rest (observed on RabbitMQ 3.10: test_differential_queues.py).
+    for kind, expected in (("classic", ["a", "b", "c"]), ("quorum", ["a", "b", "c"])):
         q = Queue("q", queue_type=kind)
         for p in "abc":
             q.publish(p)
@@ -510,3 +512,21 @@ def test_a_best_effort_standard_queue_loses_nothing(seed, ops):
     assert done == set(sent)
     s = q.stats()
     assert s["enqueued"] == s["acked"] + s["in_flight"]
+
+
+def test_quorum_requeue_position_depends_on_the_delivery_limit():
+    # RabbitMQ 3.10 (rabbit_fifo), observed on a live broker in test_differential_queues.py:
+    # with no delivery limit a nacked message is re-enqueued at the back; with a limit it goes
+    # to the returns list, served before the rest. A classic queue keeps its original place.
+    for kind, limit, expected in (
+        ("quorum", None, ["c", "d", "b"]),
+        ("quorum", 5, ["b", "c", "d"]),
+        ("classic", None, ["b", "c", "d"]),
+    ):
+        q = Queue("q", queue_type=kind, delivery_limit=limit)
+        for p in "abcd":
+            q.publish(p)
+        a, b = q.receive(2)
+        q.ack(a)
+        q.nack(b, requeue=True)
+        assert payloads(q.peek()) == expected, (kind, limit)

@@ -5,7 +5,10 @@ are served and crash, ack and nack (with and without requeue) of ANY delivery ev
 moving the clock past the queue's TTL. The model is a list of ready message ids in delivery
 order and the rules of :mod:`brokerlab.queue_types`:
 
-- a returned message goes back to its original position (classic) or to the back (quorum);
+- a returned message goes back to its original position (classic); on a quorum queue a plain
+  nack with no delivery limit puts it at the back, and every other return (a limit set, a
+  crashed consumer) puts it in rabbit_fifo's *returns* list, served first, in return order
+  (as a live RabbitMQ 3.10 does: tests/test_differential_queues.py);
 - a quorum queue dead-letters a message on its (limit+1)-th return, so it is delivered at most
   limit+1 times, and every redelivery carries ``x-delivery-count`` = the returns so far;
 - a message past its TTL expires when it is ready or when it comes back;
@@ -53,7 +56,8 @@ class RabbitQueueMachine(RuleBasedStateMachine):
         )
         self.order: dict[str, int] = {}  # id -> publish number (a classic queue's position)
         self.born: dict[str, float] = {}
-        self.ready: list[str] = []
+        self.returned: list[str] = []  # quorum: rabbit_fifo's returns list, served first
+        self.rest: list[str] = []  # every other ready message, in delivery order
         self.in_flight: dict[int, str] = {}  # tag -> id
         self.returns: dict[str, int] = {}
         self.deliveries: dict[str, int] = {}
@@ -64,6 +68,18 @@ class RabbitQueueMachine(RuleBasedStateMachine):
 
     # --- the model ---------------------------------------------------------------------------
 
+    @property
+    def ready(self) -> list[str]:
+        return self.returned + self.rest
+
+    def take_oldest(self, n: int) -> None:
+        from_returned = min(n, len(self.returned))
+        del self.returned[:from_returned]
+        del self.rest[: n - from_returned]
+
+    def drop(self, msg: str) -> None:
+        (self.returned if msg in self.returned else self.rest).remove(msg)
+
     def expired(self, msg: str) -> bool:
         return self.ttl is not None and self.born[msg] + self.ttl <= self.clock.now()
 
@@ -72,7 +88,7 @@ class RabbitQueueMachine(RuleBasedStateMachine):
         deliveries = sorted(deliveries, key=lambda d: d.delivery_tag)
         ids = [d.id for d in deliveries]
         assert ids == self.ready[: len(ids)], (ids, self.ready)
-        del self.ready[: len(ids)]
+        self.take_oldest(len(ids))
         for d in deliveries:
             self.in_flight[d.delivery_tag] = d.id
             self.seen.append(d.delivery_tag)
@@ -91,17 +107,19 @@ class RabbitQueueMachine(RuleBasedStateMachine):
         pushed = [d for c in self.consumers if c.is_open for d in c.take()]
         self.observe(pushed)
 
-    def give_back(self, msg: str) -> None:
-        """``msg`` came back unacked (nack with requeue, or its consumer crashed)."""
+    def give_back(self, msg: str, how: str) -> None:
+        """``msg`` came back unacked: ``how`` is "nack" (with requeue) or "crash"."""
         self.returns[msg] = self.returns.get(msg, 0) + 1
         if self.limit is not None and self.returns[msg] > self.limit:
             self.dead[msg] = "delivery_limit"
         elif self.expired(msg):
             self.dead[msg] = "expired"
+        elif self.kind == "quorum" and how == "nack" and self.limit is None:
+            self.rest.append(msg)
         elif self.kind == "quorum":
-            self.ready.append(msg)
+            self.returned.append(msg)
         else:
-            insort(self.ready, msg, key=self.order.__getitem__)
+            insort(self.rest, msg, key=self.order.__getitem__)
 
     # --- operations ----------------------------------------------------------------------------
 
@@ -110,7 +128,7 @@ class RabbitQueueMachine(RuleBasedStateMachine):
         msg = self.q.publish(len(self.order)).id
         self.order[msg] = len(self.order)
         self.born[msg] = self.clock.now()
-        self.ready.append(msg)
+        self.rest.append(msg)
         self.sync_consumers()
 
     @rule(n=st.integers(1, 3))
@@ -131,7 +149,7 @@ class RabbitQueueMachine(RuleBasedStateMachine):
         held = sorted(d.delivery_tag for d in c.unacked)
         c.crash()
         for tag in held:
-            self.give_back(self.in_flight.pop(tag))
+            self.give_back(self.in_flight.pop(tag), "crash")
         self.sync_consumers()
 
     @precondition(lambda self: self.seen)
@@ -154,14 +172,14 @@ class RabbitQueueMachine(RuleBasedStateMachine):
         elif how == "reject":
             self.dead[msg] = "rejected"
         else:
-            self.give_back(msg)
+            self.give_back(msg, "nack")
         self.sync_consumers()
 
     @rule(seconds=st.sampled_from([1, 10, TTL]))
     def advance(self, seconds):
         self.clock.advance(seconds)
         for msg in [m for m in self.ready if self.expired(m)]:
-            self.ready.remove(msg)
+            self.drop(msg)
             self.dead[msg] = "expired"
         len(self.q)  # the queue applies its time rules at the next call
         self.sync_consumers()

@@ -310,7 +310,15 @@ class Queue:
         *("name", "clock", "type", "fifo", "visibility_timeout", "retention", "delay"),
         *("message_ttl", "max_length", "max_receive_count", "delivery_limit"),
         *("content_based_dedup", "seed", "_dead_letter_target", "_on_discard", "_random"),
-        *("_ready", "_order", "_positions", "_delayed", "_in_flight", "_tags"),
+        *(
+            "_ready",
+            "_order",
+            "_positions",
+            "_positions_returned",
+            "_delayed",
+            "_in_flight",
+            "_tags",
+        ),
         *("_visible_again", "_retired", "_schedule", "_sequence", "_tidy_at", "_next_due"),
         "_catching_up",
         *("_groups_in_flight", "_dedup", "_consumers", "_rotation", "_consumer_names"),
@@ -381,6 +389,7 @@ class Queue:
         self._ready: dict[int, Record] = {}
         self._order: list[int] = []
         self._positions = 0  # the last position handed out
+        self._positions_returned = 0  # quorum: the last place handed out in the returns list
         self._delayed = 0  # how many records are delayed
         self._in_flight: dict[int, Record] = {}  # delivery tag -> record
         self._tags = 0  # the last delivery tag handed out
@@ -822,7 +831,13 @@ class Queue:
                 self._rotation.appendleft(consumer)
                 return
             self._deliver(record, now, consumer, None, pushed=True)
-            self._rotation.append(consumer)
+            if self.type.quorum_returns and not consumer.has_room():
+                # Quorum: a consumer that just used its last room leaves the line at once, and
+                # rejoins at the back when an ack frees room, so consumers are served in the
+                # order they got room (rabbit_fifo; a classic queue keeps its turn).
+                consumer._in_rotation = False
+            else:
+                self._rotation.append(consumer)
 
     def _oldest_free_message(self) -> Record | None:
         """Take the oldest ready message out of the ready set; on a FIFO queue, the oldest whose
@@ -1050,8 +1065,7 @@ class Queue:
             self._dead_letter(record, "expired", now)
             outcome = "it was dead-lettered (expired)"
         else:
-            if self.type.requeue_to_back:
-                record.position = self._next_position()
+            self._requeue_position(record, how)
             self._make_ready(record)
             self._counts["requeued"] += 1
             if how == "timeout":  # SQS: the latest receipt works until the next receive
@@ -1062,6 +1076,24 @@ class Queue:
             self._retired[tag] = f"its visibility timeout ran out and {outcome}"
         elif how != "nack":  # a nacked tag is settled: using it again is AlreadyAcknowledged
             self._retired[tag] = f"consumer {holder!r} {how} before settling it and {outcome}"
+
+    def _requeue_position(self, record: Record, how: str) -> None:
+        """Where a message given back waits, as RabbitMQ 3.10 does it (checked against a live
+        broker in ``tests/test_differential_queues.py``).
+
+        Classic queues and SQS: at its original place, ahead of everything published after it.
+        Quorum queues (``rabbit_fifo``): a plain nack with no delivery limit re-enqueues the
+        message at the back; every other return (a nack or reject when ``x-delivery-limit`` is
+        set, the unacked messages of a closed channel) goes to rabbit_fifo's *returns* list,
+        which is served before the rest of the queue, in the order the messages came back.
+        """
+        if not self.type.quorum_returns:
+            return  # the position it had
+        if how == "nack" and self.delivery_limit is None:
+            record.position = self._next_position()  # the back of the queue
+        else:  # the returns list: below every ordinary position, in the order of return
+            self._positions_returned += 1
+            record.position = self._positions_returned - (1 << 62)
 
     def _past_delivery_limit(self, record: Record) -> bool:
         counts = self.type.limit_counts

@@ -7,8 +7,13 @@ its rules from the row, so a learner can see every difference in one place.
 ============================ ================== ====================== =========================
 rule                         ``"classic"``      ``"quorum"``           ``"sqs"`` (the default)
 ============================ ================== ====================== =========================
-a message given back goes    to its original    to the back of the     to its original position
-                             position           queue                  (SQS: best-effort order)
+a message given back goes    to its original    a plain nack with no   to its original position
+                             position           delivery limit: to the (SQS: best-effort order)
+                                                back; any other return
+                                                (a limit set, a closed
+                                                channel): to the
+                                                *returns* list, served
+                                                before the rest
 a pulled message             stays unacked      stays unacked until    is hidden for the
                              until ack, nack or ack, nack or channel   visibility timeout, then
                              channel close      close (``basic.get``)  visible again
@@ -37,12 +42,16 @@ dead-letter queues: "when the ReceiveCount for a message exceeds the maxReceiveC
 SQS message quotas page.
 
 **Which RabbitMQ version.** The quorum row follows RabbitMQ 3.10 to 3.13, as observed on a real
-3.10 broker: no default delivery limit, and a returned message joins the back of the queue.
-RabbitMQ 4.0 changed two things: quorum queues got a default delivery limit of 20 (release
-notes 4.0.1, "Quorum Queues Now Have a Default Redelivery Limit"; ``-1`` turns it off), and
-returned messages go to a *returns* list that ``rabbit_fifo`` serves before the rest of the
-queue, so they come back near the head. Pass ``delivery_limit=20`` to get 4.0's limit; the
-requeue position of 4.0 is not modelled (a deliberate difference, named in the handbook).
+3.10 broker (``tests/test_differential_queues.py`` compares the two): no default delivery limit;
+a plain nack with requeue and no delivery limit re-enqueues the message at the back, while every
+other return (a nack or reject when ``x-delivery-limit`` is set, the unacked messages of a
+closed channel) goes to ``rabbit_fifo``'s *returns* list, served before the rest of the queue
+(rabbitmq-server#6804). A quorum consumer that has used its last unit of prefetch leaves the
+rotation at once, so consumers are served in the order they got room again. RabbitMQ 4.0 gave
+quorum queues a default delivery limit of 20 (release notes 4.0.1, "Quorum Queues Now Have a
+Default Redelivery Limit"; ``-1`` turns it off) and sends every return to the returns list.
+Pass ``delivery_limit=20`` to get 4.0's limit; 4.0's requeue of a plain nack is not modelled (a
+deliberate difference, named in the handbook).
 
 **The SQS row with RabbitMQ's extras.** The default type is SQS, the queue the course starts
 with. So that one queue can show both systems, it also accepts push consumers (SQS has none:
@@ -67,7 +76,8 @@ class QueueType:
 
     name: str
     system: str
-    requeue_to_back: bool  # a message given back joins the back (quorum), else its old place
+    quorum_returns: bool  # rabbit_fifo's rules for a message given back (see the table); else
+    # it keeps its original place
     pull_has_visibility_timeout: bool  # SQS ReceiveMessage; RabbitMQ basic.get has none
     limit_counts: str | None  # what the delivery limit counts: "receives", "returns" or None
     has_retention: bool  # SQS deletes old messages; RabbitMQ keeps them until consumed
