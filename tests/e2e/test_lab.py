@@ -188,15 +188,9 @@ CORRECT = """def handle(delivery, ctx):
     ctx.ack()
 """
 
-WRONG = """def handle(delivery, ctx):
-    seen = ("seen", delivery.id)
-    with ctx.db.transaction() as tx:
-        if tx.get(seen) is None:
-            key = ("balance", delivery.payload["account"])
-            tx.put(key, tx.get(key, 0) + delivery.payload["amount"])
-            tx.put(seen, 1)
-    ctx.ack()
-"""
+# The plausible wrong answer: the same code, deduplicating by the message's id, which a producer
+# retry changes.
+WRONG = CORRECT.replace('delivery.payload["payment_id"]', "delivery.id")
 
 
 def cell_output(page, index: int) -> str:
