@@ -10,10 +10,7 @@ from brokerlab.log import Log
 def log_state(log: Log):
     """Everything a rejected call must leave alone."""
     topics = {
-        name: [
-            (p.log_start_offset, list(p._values), list(p._keys), dict(p._open), list(p._markers))
-            for p in t.partitions
-        ]
+        name: [(p.log_start_offset, p.records(), dict(p._open)) for p in t.partitions]
         for name, t in log._topics.items()
     }
     groups = {

@@ -6,7 +6,7 @@ import pytest
 
 from brokerlab.clock import VirtualClock
 from brokerlab.errors import AlreadyAcknowledged, StaleReceipt, UnknownReceipt
-from brokerlab.message import Delivery, Message, new_delivery
+from brokerlab.message import Delivery, Message
 from brokerlab.queue import Queue
 
 
@@ -609,9 +609,7 @@ def test_every_delivery_names_the_exchange_its_message_came_through():
     assert q.receive()[0].exchange == "orders"
 
 
-def test_received_deliveries_are_the_ones_new_delivery_and_the_constructor_build():
-    # receive() builds its deliveries with new_delivery (no __init__ call): every field must
-    # still be set, and set to what the constructor would set.
+def test_received_deliveries_are_the_ones_the_constructor_builds():
     q, _ = make()
     q.enqueue(Message("e1", "x"), exchange="orders")
     q.publish("y")
@@ -620,7 +618,6 @@ def test_received_deliveries_are_the_ones_new_delivery_and_the_constructor_build
         assert d == Delivery(
             d.message, "jobs", d.delivery_tag, None, d.receive_count, False, None, d.exchange
         )
-        assert d == new_delivery(d.message, "jobs", d.delivery_tag, 1, None, d.exchange)
     assert [d.exchange for d in q.in_flight()] == ["orders", ""]
 
 

@@ -232,8 +232,8 @@ def _snapshot(p):
         ((-1, "a", 1), OutOfRange, "timestamp=-1"),
         ((5, ["unhashable"], 1), InvalidType, "key=['unhashable']"),
         ((5, "a", "x"), InvalidType, "value='x'"),
-        ("nonsense", InvalidType, "record 'nonsense'"),
-        ({"timestamp": 5, "colour": "red"}, InvalidArgument, "record {"),
+        ("nonsense", InvalidType, "item='nonsense'"),
+        ({"timestamp": 5, "colour": "red"}, InvalidArgument, "item={"),
     ],
 )
 def test_a_rejected_record_changes_nothing(bad, exc, starts):

@@ -16,8 +16,13 @@ simulation          ``Scenario``, ``Producers``, ``Consumers``, ``BrokerSetup``,
                     ``Faults``, ``Scheduler``, ``simulate``, ``compare``,
                     ``shortest_counterexample``
 pictures            ``draw_sequence``, ``plot_depth``, ``plot_lag``, ``draw_topology``
-widgets             ``live_figure`` (a fast picture that redraws as sliders move)
+widgets             ``live_figure`` (a fast picture that redraws as sliders move),
+                    ``replay`` (step through a history, event by event)
 the three systems   ``comparison_table`` (Kafka, RabbitMQ, SQS measured by probes)
+sync vs async       ``run_chain``, ``Outage`` (``call_chain``); ``simulate_spike``
+                    (``load_leveling``)
+who gets what       ``point_to_point``, ``publish_subscribe``, ``fanout_exchange``,
+                    ``log_groups`` (``messaging_patterns``)
 stream vs batch     ``windows_for``, ``TumblingWindows``, ``HoppingWindows``,
                     ``SessionWindows``, ``StreamTime``, ``StreamProcessor``, ``BatchJob``,
                     ``LambdaArchitecture``, ``KappaArchitecture``
@@ -64,6 +69,14 @@ _LAZY = {
     "plot_lag": "plots",
     "draw_topology": "topology",
     "live_figure": "widgets",
+    "replay": "replay",
+    "run_chain": "call_chain",
+    "Outage": "call_chain",
+    "simulate_spike": "load_leveling",
+    "point_to_point": "messaging_patterns",
+    "publish_subscribe": "messaging_patterns",
+    "fanout_exchange": "messaging_patterns",
+    "log_groups": "messaging_patterns",
     "windows_for": "windows",
     "TumblingWindows": "windows",
     "HoppingWindows": "windows",

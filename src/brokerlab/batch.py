@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .aggregation import Aggregation, aggregation
-from .stream import as_record
+from .stream import as_records
 from .windows import Window, check_millis, check_windows
 
 
@@ -36,7 +36,7 @@ def batch_aggregate(
     """
     windows = check_windows(windows)
     fn = aggregation(agg)
-    recs = [as_record(r) for r in records]
+    recs = as_records(records)
     for r in recs:
         fn.check(r.value)
     state: dict[tuple[Any, Window], Any] = {}
@@ -84,6 +84,10 @@ class BatchRun:
         )
 
 
+def _check_now(name: str, value: Any, example: int) -> int:
+    return check_millis(name, value, what="a processing time", example=example)
+
+
 class BatchJob:
     """A batch job run every ``every`` ms over everything that has arrived so far.
 
@@ -128,11 +132,11 @@ class BatchJob:
 
     def due(self, now: int) -> bool:
         """Is a run due at processing time ``now`` (ms)?"""
-        return now >= self.next_run
+        return _check_now("now", now, self.next_run) >= self.next_run
 
     def run(self, records: Sequence[Any], now: int) -> BatchRun:
         """Recompute everything from ``records`` (all arrived so far) at processing time ``now``."""
-        now = check_millis("now", now, what="a processing time", example=self.next_run)
+        now = _check_now("now", now, self.next_run)
         results = batch_aggregate(records, self.windows, self.agg)
         run = BatchRun(now, now + self.duration, len(records), results)
         self.runs.append(run)
@@ -142,6 +146,7 @@ class BatchJob:
 
     def view_at(self, t: int) -> BatchRun | None:
         """The latest run whose result is visible at time ``t`` (finished by then), or None."""
+        t = _check_now("t", t, self.next_run)
         visible = [r for r in self.runs if r.finished <= t]
         return max(visible, key=lambda r: r.finished) if visible else None
 

@@ -239,10 +239,10 @@ class Broker:
     def catch_up(self) -> None:
         """Let every queue (and every topic subscription) apply its timers up to now."""
         for q in list(self._queues.values()):
-            q._touch()
+            q.catch_up()
         for t in list(self._topics.values()):
             for q in t.subscriptions.values():
-                q._touch()
+                q.catch_up()
 
     def _next_id(self) -> str:
         self._ids += 1
@@ -258,8 +258,8 @@ class Broker:
         if found is None:
             known = ", ".join(repr(n) for n in table) or "none yet"
             raise error(
-                f"{kind} {name!r} does not exist{note} ({kind}s: {known}). Declare it first: "
-                f"broker.declare_{kind}({name!r}{how})."
+                f"{kind} name={name!r} does not exist{note} ({kind}s: {known}). "
+                f"Declare it first: broker.declare_{kind}({name!r}{how})."
             )
         return found
 
@@ -311,8 +311,9 @@ class Broker:
     ) -> Queue:
         """Declare a queue: make it, or return the existing one if the settings are the same.
 
-        ``queue_kwargs`` are :class:`~brokerlab.queue.Queue` settings (``visibility_timeout``,
-        ``message_ttl``, ``max_length``, ``max_receive_count``, ``fifo``...). ``dead_letter``
+        ``queue_kwargs`` are :class:`~brokerlab.queue.Queue` settings (``queue_type``,
+        ``visibility_timeout``, ``message_ttl``, ``max_length``, ``max_receive_count``,
+        ``delivery_limit``, ``fifo``...). ``dead_letter``
         may be a Queue or the name of a declared queue (SQS-style DLQ);
         ``dead_letter_exchange`` (with an optional ``dead_letter_routing_key``) sends dead
         letters through an exchange instead (RabbitMQ DLX). ``name=""`` asks the broker for a
@@ -519,6 +520,7 @@ class Broker:
             raise InvalidType(
                 f"id={id!r} is not a non-empty str. Pass e.g. id='order-17', or leave it out."
             )
+        check_fan_out([], group, dedup_id, delay, ttl)  # the options, before routing
         targets = x._route(routing_key, headers)
         queues = [self._queues[name] for name in targets]
         check_fan_out(queues, group, dedup_id, delay, ttl)

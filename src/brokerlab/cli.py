@@ -8,7 +8,12 @@
 - ``brokerlab doctor`` checks that this machine has what the course needs.
 - ``brokerlab execute [PATH ...]`` (for maintainers) re-executes the course's notebooks in place,
   so the outputs committed with them are the ones nbval compares. With no arguments it runs every
-  notebook in ``notebooks/`` and ``solutions/``. Run it after every change to the package.
+  notebook in ``notebooks/``, ``solutions/`` and ``exercises/``. Run it after every change to the
+  package.
+- ``brokerlab grade PATH.ipynb`` executes an exercise notebook in a fresh kernel and prints its
+  report (:mod:`brokerlab.grading`); it exits 0 only when the exercise passes.
+- ``brokerlab progress [FOLDER]`` shows every exercise's status in a learner's exercises folder
+  (default: ``exercises/`` in your workspace) as a table; ``--grade`` grades each one afresh.
 
 A wrong path or argument gets one line on stderr that says what is wrong and what to do, and exit
 status 2.
@@ -250,12 +255,16 @@ def execute_notebook(path: Path, *, timeout: int = 300) -> None:
 
     Execution counts are renumbered from 1 and the kernel runs with the notebook's folder as its
     working directory, exactly as nbval runs it, so the saved outputs are what nbval expects.
+    A cell added without an id gets one (nbformat 4.5 requires them).
     """
     import nbformat
     from nbclient import NotebookClient
+    from nbformat.corpus.words import generate_corpus_id
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        cell.setdefault("id", generate_corpus_id())
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -270,7 +279,9 @@ def notebooks_to_execute(paths: list[Path], root: Path) -> list[Path]:
     """The notebooks named (a folder stands for the notebooks in it), or every course notebook."""
     if not paths:
         return sorted(
-            p for folder in ("notebooks", "solutions") for p in (root / folder).glob("*.ipynb")
+            p
+            for folder in ("notebooks", "solutions", "exercises")
+            for p in (root / folder).glob("*.ipynb")
         )
     found = []
     for path in paths:
@@ -305,6 +316,45 @@ def cmd_execute(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 # -- the parser ---------------------------------------------------------------------------------
+
+
+# -- brokerlab grade, brokerlab progress ------------------------------------------------------
+
+
+def cmd_grade(args: argparse.Namespace, extra: list[str]) -> int:
+    from .grading import runner
+
+    refuse_extra(extra)
+    if not args.notebook.exists() or args.notebook.suffix != ".ipynb":
+        raise UsageError(
+            f"no such notebook: {args.notebook}. Pass an exercise notebook, e.g. "
+            "exercises/ex01_capacity.ipynb."
+        )
+    keep_home_clean()
+    text, passed, _, _ = runner.grade_notebook(args.notebook, timeout=args.timeout)
+    print(text)
+    return 0 if passed else 1
+
+
+def cmd_progress(args: argparse.Namespace, extra: list[str]) -> int:
+    from .grading import runner
+    from .workspace import Workspace
+
+    refuse_extra(extra)
+    root = find_course_root()
+    folder = args.folder
+    if folder is None:
+        folder = Workspace(root, args.workspace).folder / "exercises"
+        if not folder.is_dir():
+            folder = root / "exercises"
+    if not folder.is_dir():
+        raise UsageError(f"no such folder: {folder}. Pass the folder that holds your exercises.")
+    if args.grade:
+        keep_home_clean()
+    rows = runner.progress(folder, grade=args.grade, solutions=root / "solutions")
+    print(f"Exercises in {folder}:")
+    print(runner.format_progress(rows))
+    return 0
 
 
 def refuse_extra(extra: list[str]) -> None:
@@ -347,6 +397,19 @@ def build_parser() -> Parser:
     execute.add_argument("notebooks", nargs="*", type=Path, metavar="PATH")
     execute.add_argument("--timeout", type=int, default=300, help="seconds per cell")
     execute.set_defaults(run=cmd_execute)
+
+    grade = sub.add_parser(
+        "grade", help="grade an exercise notebook in a fresh kernel (exit 0 if it passes)"
+    )
+    grade.add_argument("notebook", type=Path, metavar="PATH")
+    grade.add_argument("--timeout", type=int, default=120, help="seconds per cell")
+    grade.set_defaults(run=cmd_grade)
+
+    progress = sub.add_parser("progress", help="every exercise's status, as a table")
+    progress.add_argument("folder", nargs="?", type=Path, default=None, metavar="FOLDER")
+    progress.add_argument("--workspace", type=Path, help=workspace_help)
+    progress.add_argument("--grade", action="store_true", help="execute and grade each notebook")
+    progress.set_defaults(run=cmd_progress)
     return parser
 
 
@@ -359,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         args, extra = parser.parse_known_args(argv)
         if args.command is None:
             raise UsageError(
-                "choose a command: lab, reset, doctor or execute. See 'brokerlab --help'."
+                "choose a command: lab, reset, doctor, execute, grade or progress. See "
+                "'brokerlab --help'."
             )
         command = f"brokerlab {args.command}"
         return args.run(args, extra)

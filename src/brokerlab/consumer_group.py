@@ -43,7 +43,10 @@ Deliberate simplifications, named here once:
   (and a silent member until its session expires); cooperative-sticky needs a second rebalance
   to hand out what the first one revoked. Here both rounds are one :class:`RebalanceEvent`;
 - the sticky assignors keep the same *properties* as Kafka's ``AbstractStickyAssignor``
-  (balance, minimal movement) but may choose different partitions to move;
+  (balance, minimal movement) but may choose different partitions to move. With unequal
+  subscriptions they are never less balanced than Kafka's: where Kafka stops at its
+  ``isBalanced()`` rule (no single partition can move to a member with 2 fewer), this model
+  also moves partitions along a chain of members (see :func:`sticky_assign`);
 - a commit is checked against the partitions the member owns now; Kafka checks the member's
   generation, which amounts to the same thing after a rebalance.
 
@@ -58,6 +61,7 @@ Sources: Apache Kafka documentation, *Consumer Configs* (``auto.offset.reset``,
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -75,10 +79,10 @@ from .errors import (
     check_choice,
     check_range,
 )
-from .log import ConsumerRecords, TopicPartition
+from .partition import ConsumerRecords, Partition, Record, TopicPartition
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .log import Log, Partition
+    from .log import Log  # a hint only: the Log makes consumers and groups and passes itself in
 
 __all__ = [
     "ASSIGNORS",
@@ -102,6 +106,29 @@ def _empty(subscriptions: Mapping[str, Collection[str]]) -> Assignment:
     return {m: [] for m in sorted(subscriptions)}
 
 
+def _check_assignor_input(subscriptions: Any, partitions_per_topic: Any) -> None:
+    """What every assignor needs: ``{member: [topic, ...]}`` and ``{topic: partition count}``."""
+    if not isinstance(subscriptions, Mapping) or not all(
+        isinstance(m, str)
+        and isinstance(ts, Collection)
+        and not isinstance(ts, (str, bytes))
+        and all(isinstance(t, str) for t in ts)
+        for m, ts in subscriptions.items()
+    ):
+        raise InvalidType(
+            f"subscriptions={subscriptions!r} is not a dict of member id -> list of topic names. "
+            "Pass e.g. {'c0': ['orders'], 'c1': ['orders', 'payments']}."
+        )
+    if not isinstance(partitions_per_topic, Mapping) or not all(
+        isinstance(t, str) and isinstance(n, int) and not isinstance(n, bool) and n >= 0
+        for t, n in partitions_per_topic.items()
+    ):
+        raise InvalidType(
+            f"partitions_per_topic={partitions_per_topic!r} is not a dict of topic name -> "
+            "partition count (an int >= 0). Pass e.g. {'orders': 3}."
+        )
+
+
 def range_assign(
     subscriptions: Mapping[str, Collection[str]],
     partitions_per_topic: Mapping[str, int],
@@ -112,6 +139,7 @@ def range_assign(
     >>> range_assign({"c0": ["t0", "t1"], "c1": ["t0", "t1"]}, {"t0": 3, "t1": 3})
     {'c0': [t0-0, t0-1, t1-0, t1-1], 'c1': [t0-2, t1-2]}
     """
+    _check_assignor_input(subscriptions, partitions_per_topic)
     assignment = _empty(subscriptions)
     topics = sorted({t for ts in subscriptions.values() for t in ts})
     for topic in topics:
@@ -137,6 +165,7 @@ def roundrobin_assign(
     >>> roundrobin_assign({"c0": ["t0", "t1"], "c1": ["t0", "t1"]}, {"t0": 3, "t1": 3})
     {'c0': [t0-0, t0-2, t1-1], 'c1': [t0-1, t1-0, t1-2]}
     """
+    _check_assignor_input(subscriptions, partitions_per_topic)
     assignment = _empty(subscriptions)
     members = sorted(subscriptions)
     if not members:
@@ -156,23 +185,40 @@ def sticky_assign(
     partitions_per_topic: Mapping[str, int],
     owned: Mapping[str, Iterable[TopicPartition]] | None = None,
 ) -> Assignment:
-    """A sticky assignment: balanced, and moving as few owned partitions as possible.
+    """A sticky assignment: balanced, and moving as few owned partitions as it can.
 
     1. Every member keeps what it owned, if it still subscribes to the topic (a partition
        claimed by two members goes to the first in id order).
-    2. Partitions nobody keeps go, one by one in topic/number order, to the least-loaded
-       member subscribed to the topic (ties: member id).
-    3. While some member has at least 2 more partitions than another member that could take
-       one of them, the most loaded member hands one over (a partition it got in step 2 if it
-       has one, else its last owned one) to the least loaded such member.
+    2. Partitions nobody keeps go, one by one, to the least-loaded member subscribed to the
+       topic (ties: member id). Topics with the fewest subscribers go first, as Kafka's
+       ``GeneralAssignmentBuilder`` sorts them (``TopicComparator``), so that a member with a
+       narrow subscription is served before the members that can take anything.
+    3. While a member has at least 2 more partitions than a member it can reach, it hands one
+       over along the way: directly if the other member subscribes to one of its topics, else
+       along a chain in which each member passes one partition to the next (see
+       :func:`_balancing_chain`). Partitions a member got in this rebalance move before the
+       ones it kept.
 
-    With equal subscriptions the result is balanced within 1, and the number of owned
-    partitions taken away is the minimum possible (only the excess above the fair share).
+    The result meets Kafka's balance rule (``AbstractStickyAssignor.isBalanced()``: no
+    partition could move to a subscriber with 2 or more fewer), and more: since no chain can
+    improve it either, no other assignment of these subscriptions is better balanced. With
+    equal subscriptions the counts differ by at most 1, and the number of owned partitions
+    taken away is the minimum possible (only the excess above the fair share).
+
+    Example from issue 9 (Kafka gives each member one partition):
+
+    >>> sticky_assign({"a": ["t0", "t1", "t2"], "b": ["t0", "t1"], "c": ["t1"]},
+    ...               {"t0": 1, "t1": 1, "t2": 1})
+    {'a': [t2-0], 'b': [t0-0], 'c': [t1-0]}
 
     >>> sticky_assign({"a": ["t"], "b": ["t"], "c": ["t"]}, {"t": 6},
     ...               owned={"a": [("t", 0), ("t", 1), ("t", 2)], "b": [("t", 3), ("t", 4), ("t", 5)]})
     {'a': [t-0, t-1], 'b': [t-3, t-4], 'c': [t-2, t-5]}
+
+    Deliberate difference: Kafka moves one partition at a time (``performReassignments``), so
+    it may stop at an assignment a chain would still improve; this model takes the chain.
     """
+    _check_assignor_input(subscriptions, partitions_per_topic)
     members = sorted(subscriptions)
     assignment = _empty(subscriptions)
     eligible: dict[TopicPartition, list[str]] = {}
@@ -180,6 +226,7 @@ def sticky_assign(
         subscribers = [m for m in members if topic in subscriptions[m]]
         for p in range(partitions_per_topic.get(topic, 0)):
             eligible[TopicPartition(topic, p)] = subscribers
+    # 1. keep what is owned
     owner: dict[TopicPartition, str] = {}
     for member in members:
         for tp in sorted(TopicPartition(*tp) for tp in (owned or {}).get(member, ())):
@@ -187,33 +234,68 @@ def sticky_assign(
                 owner[tp] = member
                 assignment[member].append(tp)
     kept = {m: set(assignment[m]) for m in members}
-    for tp, subscribers in eligible.items():
-        if tp not in owner:
-            member = min(subscribers, key=lambda m: (len(assignment[m]), m))
-            owner[tp] = member
-            assignment[member].append(tp)
-    while _move_one(assignment, eligible, kept):
-        pass
+    # 2. hand out the rest, the partitions with the fewest possible owners first
+    unowned = [tp for tp in eligible if tp not in owner]
+    for tp in sorted(unowned, key=lambda tp: (len(eligible[tp]), tp)):
+        member = min(eligible[tp], key=lambda m: (len(assignment[m]), m))
+        owner[tp] = member
+        assignment[member].append(tp)
+    # 3. balance
+    while (chain := _balancing_chain(assignment, eligible, kept)) is not None:
+        for tp, giver, taker in chain:
+            assignment[giver].remove(tp)
+            assignment[taker].append(tp)
     return {m: sorted(tps) for m, tps in assignment.items()}
 
 
-def _move_one(
+def _balancing_chain(
     assignment: Assignment, eligible: dict[TopicPartition, list[str]], kept: dict[str, set]
-) -> bool:
-    """Hand one partition from the most loaded member to a member with 2 or more fewer."""
+) -> list[tuple[TopicPartition, str, str]] | None:
+    """Moves ``(partition, from, to)`` that take one partition off the most loaded member that
+    can give one, and put one on a member with at least 2 fewer; ``None`` if there are none.
+
+    The moves form a chain: the donor gives a partition to a member subscribed to its topic,
+    that member gives one of its own to the next, and so on; only the two ends change their
+    counts. Among the chains to the least-loaded reachable member, the one that takes the
+    fewest *kept* partitions away wins, then the shortest (a search over members, cheapest
+    first, where moving a kept partition costs 1 and a new one 0).
+    """
     for donor in sorted(assignment, key=lambda m: (-len(assignment[m]), m)):
         load = len(assignment[donor])
-        # Prefer partitions the donor got in this rebalance: moving those revokes nothing.
-        candidates = [tp for tp in assignment[donor] if tp not in kept[donor]]
-        candidates += sorted((tp for tp in assignment[donor] if tp in kept[donor]), reverse=True)
-        for tp in candidates:
-            takers = [m for m in eligible[tp] if len(assignment[m]) <= load - 2]
-            if takers:
-                taker = min(takers, key=lambda m: (len(assignment[m]), m))
-                assignment[donor].remove(tp)
-                assignment[taker].append(tp)
-                return True
-    return False
+        best: dict[str, tuple[int, int]] = {donor: (0, 0)}  # member -> (kept moved, hops)
+        came_from: dict[str, tuple[str, TopicPartition]] = {}
+        queue = [(0, 0, donor)]
+        done: set[str] = set()
+        while queue:
+            cost, hops, member = heapq.heappop(queue)
+            if member in done:
+                continue
+            done.add(member)
+            for tp in _handover_order(assignment[member], kept[member]):
+                step = cost + (tp in kept[member])
+                for taker in eligible[tp]:
+                    if taker != member and (step, hops + 1) < best.get(taker, (step + 1, 0)):
+                        best[taker] = (step, hops + 1)
+                        came_from[taker] = (member, tp)
+                        heapq.heappush(queue, (step, hops + 1, taker))
+        targets = [m for m in best if len(assignment[m]) <= load - 2]
+        if targets:
+            target = min(targets, key=lambda m: (len(assignment[m]), best[m], m))
+            chain = []
+            while target != donor:
+                giver, tp = came_from[target]
+                chain.append((tp, giver, target))
+                target = giver
+            return chain[::-1]
+    return None
+
+
+def _handover_order(tps: list[TopicPartition], kept: set) -> list[TopicPartition]:
+    """The order in which a member offers its partitions: the ones it got in this rebalance
+    first (moving those revokes nothing), then the ones it kept, last first."""
+    return [tp for tp in tps if tp not in kept] + sorted(
+        (tp for tp in tps if tp in kept), reverse=True
+    )
 
 
 #: name -> (assign function, rebalance protocol)
@@ -379,7 +461,7 @@ class Group:
         owners = {tp: m for m, mem in self.members.items() for tp in mem.assignment}
         rows = []
         for tp in sorted(tps):
-            part = self._log._topics[tp.topic].partitions[tp.partition]
+            part = self._log.partition(tp)
             committed = self.committed.get(tp)
             rows.append(
                 {
@@ -767,31 +849,23 @@ class Consumer:
         if self.enable_auto_commit and now >= self._next_auto_commit:
             self._auto_commit(now)
             self._next_auto_commit = now + self.auto_commit_interval_ms / 1000.0
-        positions = self._positions
-        positions.update(updates)
-        chunks: list[tuple] = []
-        remaining = max_records
-        n = len(assigned)
+        self._positions.update(updates)
+        # Read the assigned partitions in turn, starting after the one the last poll ended on,
+        # as Kafka's fetcher does, so that no partition starves.
+        records: list[Record] = []
         committed_only = self.isolation_level == "read_committed"
-        topics = log._topics
+        n = len(assigned)
         for k in range(n):
             tp = assigned[(self._rotation + k) % n]
-            got = (
-                topics[tp.topic]
-                .partitions[tp.partition]
-                .read(positions[tp], remaining, committed_only)
+            partition = log.partition(tp)
+            got, self._positions[tp] = partition.read(
+                self._positions[tp], max_records - len(records), committed_only
             )
-            if got is None:
-                continue
-            offsets, keys, values, stamps, headers, nxt = got
-            positions[tp] = nxt
-            if offsets:
-                chunks.append((tp.topic, tp.partition, offsets, keys, values, stamps, headers))
-                remaining -= len(offsets)
-                if remaining <= 0:
-                    self._rotation = (self._rotation + k + 1) % n
-                    break
-        result = ConsumerRecords(chunks)
+            records.extend(got)
+            if len(records) >= max_records:
+                self._rotation = (self._rotation + k + 1) % n
+                break
+        result = ConsumerRecords(records)
         if log.history is not None:
             for r in result:
                 log.history.record(
@@ -832,10 +906,9 @@ class Consumer:
         """Positions to set before fetching: committed offset or reset for new partitions, reset
         for positions outside the retained log. Raises for ``auto_offset_reset='none'``."""
         updates: dict[TopicPartition, int] = {}
-        topics = self.log._topics
         group = self._group_obj
         for tp in assigned:
-            part = topics[tp.topic].partitions[tp.partition]
+            part = self.log.partition(tp)
             pos = self._positions.get(tp)
             if pos is None:
                 pos = group.committed.get(tp) if group is not None else None
@@ -875,10 +948,9 @@ class Consumer:
         self._check_usable()
         self.log._maintain()
         out: dict[TopicPartition, int | None] = {}
-        topics = self.log._topics
         group = self._group_obj
         for tp in self._assigned():
-            part = topics[tp.topic].partitions[tp.partition]
+            part = self.log.partition(tp)
             end = (
                 part.last_stable_offset
                 if self.isolation_level == "read_committed"
@@ -936,9 +1008,7 @@ class Consumer:
         self.log._maintain()
         tps = self._tps_or_all(partitions, "seek_to_beginning()")
         for tp in tps:
-            self._positions[tp] = (
-                self.log._topics[tp.topic].partitions[tp.partition].log_start_offset
-            )
+            self._positions[tp] = self.log.partition(tp).log_start_offset
 
     def seek_to_end(self, partitions: Iterable[tuple[str, int]] | None = None) -> None:
         """Move to the end (LEO, or LSO for ``read_committed``): skip what is there now."""
@@ -946,7 +1016,7 @@ class Consumer:
         self.log._maintain()
         tps = self._tps_or_all(partitions, "seek_to_end()")
         for tp in tps:
-            part = self.log._topics[tp.topic].partitions[tp.partition]
+            part = self.log.partition(tp)
             self._positions[tp] = (
                 part.last_stable_offset
                 if self.isolation_level == "read_committed"
@@ -963,9 +1033,7 @@ class Consumer:
         _check_int("timestamp_ms", timestamp_ms, 0, 2**63 - 1, 0)
         tps = self._tps_or_all(partitions, "seek_to_time()")
         for tp in tps:
-            self._positions[tp] = (
-                self.log._topics[tp.topic].partitions[tp.partition].offset_for_time(timestamp_ms)
-            )
+            self._positions[tp] = self.log.partition(tp).offset_for_time(timestamp_ms)
 
     # --- committing ----------------------------------------------------------------------------
 

@@ -63,7 +63,7 @@ from itertools import combinations
 from typing import Any
 
 from .checker import PROPERTIES, Anomaly, minimal_core, property_name, violations
-from .errors import InvalidArgument, ScenarioError
+from .errors import BrokerError, InvalidArgument, ScenarioError
 from .faults import FAULTS, PER_DELIVERY, Fault, check_fault_name
 from .history import History
 from .scenario import MODES, BrokerSetup, Consumers, Scenario
@@ -204,6 +204,14 @@ def fault_points(
     ``groups``: the queues a consumer fault can aim at (``("q1", "q2")`` on an exchange with
     two queues: each delivery in each queue is its own place); ``(None,)`` for one group.
     """
+    for name, value in (("messages", messages), ("max_delivery", max_delivery)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidArgument(f"{name}={value!r} is not allowed: pass an int >= 1, e.g. 2.")
+    if isinstance(kinds, str) or not isinstance(kinds, Iterable):
+        raise InvalidArgument(
+            f"kinds={kinds!r} is not a list of fault names: pass e.g. ['lost_ack']."
+        )
+    kinds = [check_fault_name(k, "kinds") for k in kinds]
     groups = tuple(groups)
     points: list[Fault] = []
     for i in range(1, messages + 1):
@@ -265,7 +273,10 @@ def shortest_counterexample(
 
     Returns a :class:`Counterexample`, or a :class:`NoCounterexample` saying what was searched.
     """
-    prop = property_name(guarantee) if isinstance(guarantee, str) else None
+    try:
+        prop = property_name(guarantee) if isinstance(guarantee, str) else None
+    except BrokerError:  # the checker names its own parameter; this call's is `guarantee`
+        prop = None
     if prop is None:
         raise InvalidArgument(
             f"guarantee={guarantee!r} is not a property: use one of {', '.join(PROPERTIES)}."

@@ -7,15 +7,15 @@ A queue *dead-letters* a message when it gives up on it. The four reasons are Ra
 ``rejected``      a consumer rejected or nacked it with ``requeue=False``
 ``expired``       its time-to-live ran out (per-message ``ttl`` or the queue's ``message_ttl``)
 ``maxlen``        the queue was longer than ``max_length`` and dropped its head
-``delivery_limit`` it was delivered more times than the queue's ``max_receive_count``
-                  (SQS ``maxReceiveCount`` in the redrive policy; RabbitMQ quorum queues'
-                  ``x-delivery-limit``)
+``delivery_limit`` it passed the queue's delivery limit: received ``max_receive_count``
+                  times (SQS ``maxReceiveCount`` in the redrive policy), or returned more
+                  than ``delivery_limit`` times (RabbitMQ quorum queues' ``x-delivery-limit``)
 ================= ==============================================================================
 
 Every dead-lettered message carries its **death history** in ``headers["x-death"]``: a list of
 dicts, newest first, one per ``(queue, reason)`` pair, each with ``queue``, ``reason``,
-``count``, ``time``, ``exchange`` and ``routing-keys`` (and ``original-expiration`` when a
-per-message TTL killed it). Dying again in the same queue for the same reason does not add an
+``count``, ``time``, ``exchange`` and ``routing-keys`` (and ``original-expiration`` when the
+message was sent with a per-message TTL, whatever it died of, as ``mc:record_death`` keeps it). Dying again in the same queue for the same reason does not add an
 entry: it adds one to that entry's ``count`` and moves it to the front. The merged entry keeps
 the ``time``, ``exchange`` and ``routing-keys`` of the *first* death for that pair (RabbitMQ's
 ``mc:record_death`` updates only the count and the last time; ``mc_amqpl`` reports the first
@@ -156,6 +156,11 @@ def record_death(
 
 def death_count(message: Message, *, queue: str | None = None, reason: str | None = None) -> int:
     """How many times ``message`` died (optionally only in ``queue`` and/or for ``reason``)."""
+    if not isinstance(message, Message):
+        raise InvalidType(
+            f"message={message!r} is a {type(message).__name__}: pass a Message, e.g. one taken "
+            "from a dead-letter queue."
+        )
     return sum(
         int(d.get("count", 1))
         for d in message.deaths

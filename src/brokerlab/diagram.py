@@ -108,6 +108,7 @@ def draw_sequence(
     *,
     broker: str | None = None,
     labels: bool | None = None,
+    lanes: list[str] | None = None,
 ) -> Any:
     """Draw ``history`` as a sequence diagram (see the module docstring); return the Figure.
 
@@ -116,6 +117,9 @@ def draw_sequence(
     - ``max_events``: draw only the first ``max_events`` events (1..5000); the title says so.
     - ``broker``: the broker's actor name, if it is not ``"broker"`` (see :func:`lanes_of`).
     - ``labels``: write the message id on each arrow (default: when at most 60 rows).
+    - ``lanes``: the lanes, left to right, instead of those :func:`lanes_of` finds (a picture of
+      part of a history keeps the whole history's lanes this way); actors it leaves out get a
+      lane at the right.
     """
     if not isinstance(history, History):
         raise InvalidType(
@@ -136,7 +140,15 @@ def draw_sequence(
         )
     events = history.events[:max_events]
     brk = broker or _broker_of(history)
-    lanes = _lanes(events, brk)
+    found = _lanes(events, brk)
+    if lanes is not None:
+        if isinstance(lanes, str) or not all(isinstance(name, str) for name in lanes):
+            raise InvalidType(
+                f"lanes={lanes!r} must be a list of actor names, e.g. lanes=['producer-1', "
+                "'broker', 'consumer-1'], or None."
+            )
+        found = list(dict.fromkeys([*lanes, *found]))
+    lanes = found
     x = {name: i for i, name in enumerate(lanes)}
     rows = len(events)
     show_labels = rows <= 60 if labels is None else labels

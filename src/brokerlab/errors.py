@@ -91,6 +91,16 @@ def check_range(
     return value
 
 
+def check_whole(name: str, value: Any, low: int, high: int, unit: str = "", *, example: int) -> int:
+    """Return ``value`` if it is a whole number (an int, not a bool) in ``low..high``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidType(
+            f"{name}={value!r} must be a whole number{' of ' + unit if unit else ''}, "
+            f"e.g. {name}={example}."
+        )
+    return check_range(name, value, low, high, unit, example=example)
+
+
 def check_choice(name: str, value: Any, allowed: tuple[Any, ...] | list[Any]) -> Any:
     """Return ``value`` if it is one of ``allowed``, else raise :class:`InvalidArgument`."""
     if value not in allowed:

@@ -49,8 +49,6 @@ from .routing import (
     check_arguments,
     check_headers,
     check_routing_key,
-    compile_headers,
-    compile_topic,
     headers_match,
     topic_matches,
     x_match_mode,
@@ -158,7 +156,6 @@ class Exchange:
     def __init__(self, name: str) -> None:
         self.name = check_name("exchange", name)
         self._bindings: dict[Binding, None] = {}  # insertion-ordered set
-        self._table: Any = None  # the bindings compiled for fast routing; None: rebuild
         self._published = 0
         self._routed = 0
         self._unroutable = 0
@@ -186,7 +183,6 @@ class Exchange:
         self.check_binding(binding)
         if binding not in self._bindings:
             self._bindings[binding] = None
-            self._table = None
         return binding
 
     def unbind(self, queue: Any, routing_key: str = "", arguments: Mapping | None = None) -> bool:
@@ -199,7 +195,6 @@ class Exchange:
         if binding not in self._bindings:
             return False
         del self._bindings[binding]
-        self._table = None
         return True
 
     def unbind_queue(self, queue: Any) -> int:
@@ -208,7 +203,6 @@ class Exchange:
         gone = [b for b in self._bindings if b.queue == name]
         for b in gone:
             del self._bindings[b]
-        self._table = None
         return len(gone)
 
     def check_binding(self, binding: Binding) -> None:
@@ -225,22 +219,15 @@ class Exchange:
         the order of its first matching binding. Only looks; changes nothing."""
         return self._route(check_routing_key(routing_key), check_headers(headers))
 
-    def _compile(self) -> Any:
-        """The bindings in the form ``_route`` reads fastest (rebuilt after every change)."""
-        return list(self._bindings)
-
     def _route(self, routing_key: str, headers: Mapping[str, Any]) -> list[str]:
-        """``route`` without the argument checks (the broker has checked them already)."""
-        table = self._table if self._table is not None else self._rebuild()
+        """``route`` without the argument checks (the broker has checked them already): every
+        binding is tried, in binding order. (RabbitMQ indexes its bindings, a trie of words for
+        topic exchanges; the course's exchanges hold a handful, so a plain loop is enough.)"""
         targets: dict[str, None] = {}
-        for b in table:
+        for b in self._bindings:
             if b.queue not in targets and self.matches(b, routing_key, headers):
                 targets[b.queue] = None
         return list(targets)
-
-    def _rebuild(self) -> Any:
-        self._table = self._compile()
-        return self._table
 
     def record(self, targets: list[str]) -> None:
         """Count one published message that was routed to ``targets`` (called by the broker)."""
@@ -280,16 +267,6 @@ class DirectExchange(Exchange):
     def matches(self, binding: Binding, routing_key: str, headers: Mapping[str, Any]) -> bool:
         return binding.key == routing_key
 
-    def _compile(self) -> dict[str, list[str]]:
-        by_key: dict[str, dict[str, None]] = {}  # key -> queues, each once, in binding order
-        for b in self._bindings:
-            by_key.setdefault(b.key, {})[b.queue] = None
-        return {key: list(queues) for key, queues in by_key.items()}
-
-    def _route(self, routing_key: str, headers: Mapping[str, Any]) -> list[str]:
-        table = self._table if self._table is not None else self._rebuild()
-        return list(table.get(routing_key, ()))
-
 
 class FanoutExchange(Exchange):
     """Routes a copy to every bound queue; the routing key is ignored."""
@@ -299,12 +276,6 @@ class FanoutExchange(Exchange):
 
     def matches(self, binding: Binding, routing_key: str, headers: Mapping[str, Any]) -> bool:
         return True
-
-    def _compile(self) -> list[str]:
-        return list(dict.fromkeys(b.queue for b in self._bindings))
-
-    def _route(self, routing_key: str, headers: Mapping[str, Any]) -> list[str]:
-        return list(self._table if self._table is not None else self._rebuild())
 
     def _describe(self, b: Binding) -> str:
         return f"-> {b.queue}"
@@ -318,31 +289,6 @@ class TopicExchange(Exchange):
     def matches(self, binding: Binding, routing_key: str, headers: Mapping[str, Any]) -> bool:
         return topic_matches(binding.key, routing_key)
 
-    # Speed: RabbitMQ keeps a topic exchange's bindings in a trie of words. This keeps a
-    # one-level index instead: a pattern that starts with a plain word can only match keys that
-    # start with that word, so only those patterns (and the ones starting with * or #) are tried.
-
-    def _compile(self) -> tuple[dict[Any, list], list]:
-        by_first: dict[Any, list] = {}  # first word (None: the empty pattern) -> entries
-        anywhere: list = []  # patterns starting with '*' or '#'
-        for order, b in enumerate(self._bindings):
-            entry = (order, b.queue, compile_topic(b.key))
-            first = b.key.split(".", 1)[0] if b.key else None
-            (anywhere if first in ("*", "#") else by_first.setdefault(first, [])).append(entry)
-        return by_first, anywhere
-
-    def _route(self, routing_key: str, headers: Mapping[str, Any]) -> list[str]:
-        by_first, anywhere = self._table if self._table is not None else self._rebuild()
-        first = routing_key.split(".", 1)[0] if routing_key else None
-        hits = [
-            (order, queue)
-            for entries in (by_first.get(first, ()), anywhere)
-            for order, queue, match in entries
-            if match(routing_key)
-        ]
-        hits.sort()  # back in binding order
-        return list(dict.fromkeys(queue for _, queue in hits))
-
 
 class HeadersExchange(Exchange):
     """Routes by message headers: see :func:`brokerlab.routing.headers_match`. Key ignored."""
@@ -355,17 +301,6 @@ class HeadersExchange(Exchange):
 
     def matches(self, binding: Binding, routing_key: str, headers: Mapping[str, Any]) -> bool:
         return headers_match(binding.arguments, headers)
-
-    def _compile(self) -> list[tuple[str, Callable[[Mapping[str, Any]], bool]]]:
-        return [(b.queue, compile_headers(b.arguments)) for b in self._bindings]
-
-    def _route(self, routing_key: str, headers: Mapping[str, Any]) -> list[str]:
-        table = self._table if self._table is not None else self._rebuild()
-        targets: dict[str, None] = {}
-        for queue, match in table:
-            if queue not in targets and match(headers):
-                targets[queue] = None
-        return list(targets)
 
     def _describe(self, b: Binding) -> str:
         return f"{b.arguments!r} -> {b.queue}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .errors import FifoError, InvalidType
+from .errors import FifoError, InvalidArgument, InvalidType, check_range
 from .message import Message, body_bytes
 
 #: SQS's deduplication interval: 5 minutes, in seconds.
@@ -32,7 +32,8 @@ def check_fifo_fields(group: Any, dedup_id: Any, content_based_dedup: bool, queu
 
     SQS: ``MessageGroupId`` is required on FIFO queues; ``MessageDeduplicationId`` is required
     unless the queue has ``ContentBasedDeduplication`` (SendMessage API reference). Both are
-    strings of up to 128 characters there.
+    strings of up to 128 characters there, which the queue checks
+    (:func:`brokerlab.queue_types.check_sqs_id`).
     """
     if group is None:
         raise FifoError(
@@ -70,6 +71,11 @@ def dedup_key(dedup_id: str | None, payload: Any, content_based_dedup: bool) -> 
     '2cf24dba5fb0a30e'
     """
     if dedup_id is not None:
+        if not isinstance(dedup_id, str):
+            raise InvalidType(
+                f"dedup_id={dedup_id!r} is a {type(dedup_id).__name__}: a deduplication id is a "
+                "str, e.g. dedup_id='order-17'."
+            )
         return dedup_id
     if content_based_dedup:
         return hashlib.sha256(body_bytes(payload)).hexdigest()
@@ -88,6 +94,12 @@ class Deduplicator:
     __slots__ = ("window", "_seen")
 
     def __init__(self, window: float = DEDUP_WINDOW) -> None:
+        check_range("window", window, 0, 10**9, "seconds", example=DEDUP_WINDOW)
+        if window == 0:
+            raise InvalidArgument(
+                f"window=0 is not allowed: a deduplication window lasts some time (SQS: "
+                f"{DEDUP_WINDOW:g} seconds). Pass a positive number of seconds."
+            )
         self.window = window
         self._seen: dict[str, tuple[float, Message]] = {}
 

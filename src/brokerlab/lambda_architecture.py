@@ -50,7 +50,7 @@ from typing import Any
 from .aggregation import Aggregation, aggregation
 from .batch import BatchRun, batch_aggregate
 from .clock import Clock, VirtualClock
-from .errors import InvalidArgument, InvalidType
+from .errors import InvalidArgument, InvalidType, out_of_range
 from .log import DEFAULT_RETENTION_MS, Log
 from .scheduler import Scheduler
 from .stream import LogSource, Record, StreamProcessor, as_record
@@ -220,6 +220,16 @@ class LambdaRun:
         )
 
 
+#: The most sample points a run takes (a picture needs a few hundred).
+MAX_SAMPLES = 10_000
+
+
+def _check_samples(samples: Any) -> None:
+    check_count("samples", samples, what="the number of samples", example=100)
+    if samples > MAX_SAMPLES:
+        raise out_of_range("samples", samples, 1, MAX_SAMPLES, who="this model", example=100)
+
+
 def run_lambda(
     records: Iterable[Any],
     windows: Any,
@@ -239,7 +249,7 @@ def run_lambda(
     """
     recs = in_arrival_order(records)
     check_millis("batch_every", batch_every, low=1, what="the batch interval", example=60_000)
-    check_count("samples", samples, what="the number of samples", example=100)
+    _check_samples(samples)
     sched = Scheduler()
     lam = LambdaArchitecture(
         windows, agg=agg, batch_duration=batch_duration, speed_grace=speed_grace, clock=sched.clock
@@ -491,7 +501,7 @@ def run_kappa(
     check_millis(
         "replay_every", replay_every, low=1, what="the time between replay steps", example=1000
     )
-    check_count("samples", samples, what="the number of samples", example=100)
+    _check_samples(samples)
     sched = Scheduler()
     kappa = KappaArchitecture(windows, agg=agg, grace=grace, clock=sched.clock)
     taken: list[tuple[int, int]] = []

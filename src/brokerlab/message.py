@@ -7,7 +7,8 @@ A :class:`Delivery` is one handing-over of a message to a consumer. The same mes
 delivered many times (after a crash, a visibility timeout, a nack), and every delivery says so:
 
 - ``receive_count``: how many times this message has been handed out, this time included
-  (SQS's ``ApproximateReceiveCount``; RabbitMQ quorum queues' ``x-delivery-count`` + 1);
+  (SQS's ``ApproximateReceiveCount``). A RabbitMQ quorum queue also tells how often the
+  message came back unacked, in the ``x-delivery-count`` header of its redeliveries;
 - ``redelivered``: ``True`` if it was handed out before (RabbitMQ's ``redelivered`` flag);
 - ``receipt_handle``: the token you need to delete/ack it (SQS). Every receive issues a new
   one and only the newest is valid;
@@ -25,11 +26,12 @@ deduplication (SHA-256 of the body) is modelled.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidType
 
-_JSON_SCALARS = (str, int, float, bool, type(None))
+_CARRIED_AS_IS = (bytes, str, int, float, bool, type(None))
 
 
 def check_payload(payload: Any, name: str = "payload") -> Any:
@@ -37,10 +39,10 @@ def check_payload(payload: Any, name: str = "payload") -> Any:
 
     Allowed: bytes, str, and JSON data (dict with str keys, list, tuple, numbers, bool, None).
     """
-    if isinstance(payload, (bytes, bytearray)):
-        return bytes(payload)
-    if isinstance(payload, _JSON_SCALARS):
+    if isinstance(payload, _CARRIED_AS_IS):
         return payload
+    if isinstance(payload, bytearray):
+        return bytes(payload)  # a mutable buffer: the message carries a copy
     try:
         json.dumps(payload, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -61,89 +63,27 @@ def body_bytes(payload: Any) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-_UNWRITTEN: Any = object()  # the id of a numbered message whose text is not written yet
-
-
-class _Record:
-    """Equality, copy and pickle from the fields (``_fields()``), as a dataclass has them.
-
-    Message and Delivery are hand-written slot classes rather than dataclasses because a queue
-    builds one of each per message, and :func:`numbered_message` and :func:`new_delivery` can
-    then build them without an ``__init__`` call, which is about half the cost.
-    """
-
-    __slots__ = ()
-
-    def _fields(self) -> tuple[Any, ...]:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._fields() == other._fields()  # type: ignore[attr-defined]
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, so not hashable
-
-    def __reduce__(self) -> tuple[Any, ...]:  # for copy and pickle
-        return (self.__class__, self._fields())
-
-
-class Message(_Record):
+@dataclass(slots=True)
+class Message:
     """One published message.
 
     ``timestamp`` is the clock time (seconds) at which it was published. ``group`` and
     ``dedup_id`` are used only by FIFO queues (SQS ``MessageGroupId`` and
-    ``MessageDeduplicationId``). Two messages are equal when all seven fields are.
-
-    A queue names the messages it makes ``"m1"``, ``"m2"``...; it stores just the number and
-    the ``id`` text is written the first time someone reads it (most messages are never
-    looked at by id, and formatting a number costs about as much as a dict lookup).
+    ``MessageDeduplicationId``). Two messages are equal when all seven fields are. A queue
+    names the messages it makes ``"m1"``, ``"m2"``...
     """
 
-    __slots__ = ("_id", "_n", "payload", "key", "headers", "timestamp", "group", "dedup_id")
-    __match_args__ = ("id", "payload", "key", "headers", "timestamp", "group", "dedup_id")
+    id: str
+    payload: Any
+    key: str | None = None
+    headers: dict[str, Any] = None  # type: ignore[assignment]  # {} after init
+    timestamp: float = 0.0
+    group: str | None = None
+    dedup_id: str | None = None
 
-    def __init__(
-        self,
-        id: str,
-        payload: Any,
-        key: str | None = None,
-        headers: dict[str, Any] | None = None,
-        timestamp: float = 0.0,
-        group: str | None = None,
-        dedup_id: str | None = None,
-    ) -> None:
-        self._id = id
-        self._n = 0
-        self.payload = payload
-        self.key = key
-        self.headers: dict[str, Any] = {} if headers is None else headers
-        self.timestamp = timestamp
-        self.group = group
-        self.dedup_id = dedup_id
-
-    @property
-    def id(self) -> str:
-        """The message id (``"m3"``, ``"order-17"``...)."""
-        i = self._id
-        if i is _UNWRITTEN:
-            i = self._id = f"m{self._n}"
-        return i
-
-    @id.setter
-    def id(self, value: str) -> None:
-        self._id = value
-
-    def _fields(self) -> tuple[Any, ...]:
-        return (
-            self.id,
-            self.payload,
-            self.key,
-            self.headers,
-            self.timestamp,
-            self.group,
-            self.dedup_id,
-        )
+    def __post_init__(self) -> None:
+        if self.headers is None:
+            self.headers = {}
 
     def __repr__(self) -> str:
         extra = ""
@@ -161,58 +101,23 @@ class Message(_Record):
         return list(self.headers.get("x-death", ()))
 
 
-_new = object.__new__
-
-
-def numbered_message(number: int, payload: Any, timestamp: float) -> Message:
-    """``Message(f"m{number}", payload, timestamp=timestamp)``, built the fast way.
-
-    For :meth:`brokerlab.queue.Queue.publish`, which makes one per call: it skips the
-    ``__init__`` call (about half the cost of a Message) and leaves the id text to be written
-    on first read. ``payload`` must already be checked.
-    """
-    m = _new(Message)
-    m._id = _UNWRITTEN
-    m._n = number
-    m.payload = payload
-    m.key = None
-    m.headers = {}
-    m.timestamp = timestamp
-    m.group = None
-    m.dedup_id = None
-    return m
-
-
-class Delivery(_Record):
+class Delivery:
     """One delivery of a message to a consumer (or to a ``receive`` call).
 
     ``receipt_handle`` may be given as ``None``: it is then the queue's standard handle
-    ``"<queue>:<message id>:<delivery tag>"``, written when first read (a queue hands out many
-    deliveries whose handle nobody reads: the delivery or its tag is enough to ack them).
-    ``exchange`` is the exchange the message came through (AMQP ``basic.deliver``'s
-    ``exchange``; ``""`` for the default exchange). Two deliveries are equal when all eight
-    fields are.
+    ``"<queue>:<message id>:<delivery tag>"``, written when it is first read (most deliveries
+    are settled with the Delivery or its tag, and nobody reads their handle). ``exchange`` is
+    the exchange the message came through (AMQP ``basic.deliver``'s ``exchange``; ``""`` for
+    the default exchange). Two deliveries are equal when all eight fields are.
     """
 
     __slots__ = (
-        "message",
-        "queue",
-        "delivery_tag",
-        "_handle",
-        "receive_count",
-        "redelivered",
-        "consumer",
-        "exchange",
+        *("message", "queue", "delivery_tag", "_receipt_handle", "receive_count"),
+        *("redelivered", "consumer", "exchange"),
     )
     __match_args__ = (
-        "message",
-        "queue",
-        "delivery_tag",
-        "receipt_handle",
-        "receive_count",
-        "redelivered",
-        "consumer",
-        "exchange",
+        *("message", "queue", "delivery_tag", "receipt_handle", "receive_count"),
+        *("redelivered", "consumer", "exchange"),
     )
 
     def __init__(
@@ -220,7 +125,7 @@ class Delivery(_Record):
         message: Message,
         queue: str,
         delivery_tag: int,
-        receipt_handle: str | None,
+        receipt_handle: str | None = None,
         receive_count: int = 1,
         redelivered: bool = False,
         consumer: str | None = None,
@@ -229,7 +134,7 @@ class Delivery(_Record):
         self.message = message
         self.queue = queue
         self.delivery_tag = delivery_tag
-        self._handle = receipt_handle
+        self._receipt_handle = receipt_handle
         self.receive_count = receive_count
         self.redelivered = redelivered
         self.consumer = consumer
@@ -238,14 +143,23 @@ class Delivery(_Record):
     @property
     def receipt_handle(self) -> str:
         """The token to delete/ack this delivery with (SQS ``ReceiptHandle``)."""
-        handle = self._handle
-        if handle is None:
-            handle = self._handle = f"{self.queue}:{self.message.id}:{self.delivery_tag}"
-        return handle
+        if self._receipt_handle is None:
+            self._receipt_handle = f"{self.queue}:{self.message.id}:{self.delivery_tag}"
+        return self._receipt_handle
 
     @receipt_handle.setter
     def receipt_handle(self, value: str) -> None:
-        self._handle = value
+        self._receipt_handle = value
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__match_args__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Delivery:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, so not hashable
 
     # Shortcuts so a notebook can write d.payload rather than d.message.payload.
     @property
@@ -264,18 +178,6 @@ class Delivery(_Record):
     def headers(self) -> dict[str, Any]:
         return self.message.headers
 
-    def _fields(self) -> tuple[Any, ...]:
-        return (
-            self.message,
-            self.queue,
-            self.delivery_tag,
-            self.receipt_handle,
-            self.receive_count,
-            self.redelivered,
-            self.consumer,
-            self.exchange,
-        )
-
     def __repr__(self) -> str:
         who = f", consumer={self.consumer!r}" if self.consumer else ""
         again = ", redelivered" if self.redelivered else ""
@@ -283,25 +185,3 @@ class Delivery(_Record):
             f"Delivery({self.message.id!r}, {self.message.payload!r}, tag={self.delivery_tag}, "
             f"receive_count={self.receive_count}{again}{who})"
         )
-
-
-def new_delivery(
-    message: Message,
-    queue: str,
-    tag: int,
-    count: int,
-    consumer: str | None,
-    exchange: str = "",
-) -> Delivery:
-    """``Delivery(message, queue, tag, None, count, count > 1, consumer, exchange)``, built the
-    fast way (without the ``__init__`` call), for the queue, which makes one per delivery."""
-    d = _new(Delivery)
-    d.message = message
-    d.queue = queue
-    d.delivery_tag = tag
-    d._handle = None
-    d.receive_count = count
-    d.redelivered = count > 1
-    d.consumer = consumer
-    d.exchange = exchange
-    return d

@@ -119,6 +119,15 @@ def _check_partitions(num_partitions: int) -> int:
     return check_range("num_partitions", num_partitions, 1, 2**31 - 1, example=3)
 
 
+def _check_seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidType(
+            f"seed={seed!r} is a {type(seed).__name__}: a seed is an int, e.g. seed=0 (the same "
+            "seed gives the same choices)."
+        )
+    return seed
+
+
 def _key_bytes(key: bytes | str, name: str = "key") -> bytes:
     if isinstance(key, str):
         return key.encode("utf-8")
@@ -176,7 +185,7 @@ class Partitioner:
     name = "base"
 
     def __init__(self, seed: int = 0) -> None:
-        self._random = random.Random(seed)
+        self._random = random.Random(_check_seed(seed))
         self._sticky: dict[str, list] = {}  # topic -> partitioner-specific state
 
     def for_key(self, key: bytes, num_partitions: int) -> int:  # pragma: no cover - abstract
@@ -217,6 +226,11 @@ class DefaultPartitioner(Partitioner):
 
     def __init__(self, seed: int = 0, batch_size: int = 16384) -> None:
         super().__init__(seed)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+            raise InvalidType(
+                f"batch_size={batch_size!r} is a {type(batch_size).__name__}: batch.size is a "
+                "whole number of bytes. Pass an int, e.g. batch_size=16384."
+            )
         self.batch_size = check_range(
             "batch_size", batch_size, 1, 2**31 - 1, "bytes", example=16384
         )
@@ -315,10 +329,10 @@ PARTITIONERS: dict[str, type[Partitioner]] = {
 }
 
 
-def make_partitioner(name: str, *, seed: int = 0, batch_size: int = 16384) -> Partitioner:
+def make_partitioner(partitioner: str, *, seed: int = 0, batch_size: int = 16384) -> Partitioner:
     """Build a partitioner by name: ``'default'`` (Java client, murmur2), ``'consistent_random'``
     (librdkafka's default, CRC32) or ``'murmur2_random'`` (librdkafka, Java-compatible)."""
-    check_choice("partitioner", name, tuple(PARTITIONERS))
-    if name == "default":
+    check_choice("partitioner", partitioner, tuple(PARTITIONERS))
+    if partitioner == "default":
         return DefaultPartitioner(seed=seed, batch_size=batch_size)
-    return PARTITIONERS[name](seed=seed)
+    return PARTITIONERS[partitioner](seed=seed)

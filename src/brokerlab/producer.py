@@ -39,6 +39,7 @@ Sources: Apache Kafka documentation, *Producer Configs* (``enable.idempotence``,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import (
@@ -47,13 +48,13 @@ from .errors import (
     InvalidType,
     check_range,
 )
-from .log import RecordMetadata, TopicPartition, _check_partition_index, record_size
 from .message import check_payload
+from .partition import RecordMetadata, TopicPartition, check_partition_index, record_size
 from .partitioning import make_partitioner
 
 if TYPE_CHECKING:  # pragma: no cover
     from .consumer_group import Consumer
-    from .log import Log
+    from .log import Log  # a hint only: the Log makes producers and passes itself in
 
 __all__ = ["BatchMetadata", "Producer", "ProducerBatch"]
 
@@ -79,6 +80,7 @@ class BatchMetadata(NamedTuple):
         return f"BatchMetadata({self.topic}-{self.partition}@{self.base_offset}..{last})"
 
 
+@dataclass(eq=False, repr=False)
 class ProducerBatch:
     """Records for one partition, numbered for idempotence: what a produce request carries.
 
@@ -86,42 +88,16 @@ class ProducerBatch:
     very same object with :meth:`Producer.retry` to model a retry after a lost ack.
     """
 
-    __slots__ = (
-        "producer",
-        "topic",
-        "partition",
-        "keys",
-        "values",
-        "timestamps",
-        "headers",
-        "producer_id",
-        "epoch",
-        "base_sequence",
-    )
-
-    def __init__(
-        self,
-        producer,
-        topic,
-        partition,
-        keys,
-        values,
-        timestamps,
-        headers,
-        producer_id,
-        epoch,
-        base_sequence,
-    ):
-        self.producer = producer
-        self.topic = topic
-        self.partition = partition
-        self.keys = keys
-        self.values = values
-        self.timestamps = timestamps
-        self.headers = headers
-        self.producer_id = producer_id
-        self.epoch = epoch
-        self.base_sequence = base_sequence
+    producer: Producer
+    topic: str
+    partition: int
+    keys: list[bytes | None]
+    values: list[Any]
+    timestamps: list[int]
+    headers: list[tuple]
+    producer_id: int
+    epoch: int
+    base_sequence: int  # -1 for a producer without idempotence
 
     @property
     def tp(self) -> TopicPartition:
@@ -307,7 +283,7 @@ class Producer:
                 )
         n = len(t.partitions)
         if partition is not None:
-            index = _check_partition_index(t, partition)
+            index = check_partition_index(t, partition)
         elif kb is not None:
             index = self._partitioner.for_key(kb, n)
         else:
@@ -426,7 +402,7 @@ class Producer:
         Records are split into one batch per partition exactly as :meth:`send` would place them
         one by one (explicit partition, else key hash, else sticky). Returns one
         :class:`BatchMetadata` per batch written, in order. Values are bytes, str or JSON data
-        as for :meth:`send`; a list of plain ``bytes`` takes the quickest path.
+        as for :meth:`send`.
         """
         self._check_open()
         log = self.log
@@ -440,11 +416,7 @@ class Producer:
         count = len(values)
         if not count:
             return []
-        plain = set(map(type, values)) <= {bytes}  # plain bytes: nothing to convert
-        if plain:
-            values = values if type(values) is list else list(values)
-        else:
-            values = [check_payload(v, "value") for v in values]
+        values = [check_payload(v, f"values[{i}]") for i, v in enumerate(values)]
         n = len(t.partitions)
         if keys is not None:
             if not isinstance(keys, (list, tuple)) or len(keys) != count:
@@ -454,43 +426,42 @@ class Producer:
                 )
             keys = [_key_bytes(k) for k in keys]
         if partition is not None:
-            _check_partition_index(t, partition)
+            check_partition_index(t, partition)
         now = log.clock.now()
         stamp = log.clock.now_ms()
         # Decide runs of (partition, start, end) before anything is written.
         if partition is not None:
             runs = [(partition, 0, count)]
         elif keys is not None:
-            runs = self._keyed_runs(t.name, n, keys, values, now, plain)
+            runs = self._keyed_runs(t.name, n, keys, values, now)
         elif n == 1:
             runs = [(0, 0, count)]  # one partition: nothing to choose
         else:
-            runs = self._unkeyed_runs(t.name, n, values, 0, now, plain)
+            runs = self._unkeyed_runs(t.name, n, values, 0, now)
         if keys is None:
             keys = [None] * count
         out: list[BatchMetadata] = []
         for index, lo, hi in runs:
             m = hi - lo
-            if m == count:
-                batch = self._batch(t.name, index, keys, values, [stamp] * m, [_NO_HEADERS] * m)
-            else:
-                batch = self._batch(
-                    t.name, index, keys[lo:hi], values[lo:hi], [stamp] * m, [_NO_HEADERS] * m
-                )
+            batch = self._batch(
+                t.name, index, keys[lo:hi], values[lo:hi], [stamp] * m, [_NO_HEADERS] * m
+            )
             base = self._deliver(batch)
             out.append(BatchMetadata(t.name, index, base, m, stamp))
         return out
 
-    def _unkeyed_runs(self, topic, n, values, start, now, plain) -> list[tuple[int, int, int]]:
+    def _unkeyed_runs(self, topic, n, values, start, now) -> list[tuple[int, int, int]]:
         """Runs for records without a key, placed by the sticky partitioner by their size."""
-        sizes = list(map(len, values)) if plain else [record_size(None, v) for v in values]
+        sizes = [record_size(None, v) for v in values]
         runs = []
         for index, run in self._partitioner.unkeyed(topic, n, sizes, now):
             runs.append((index, start, start + run))
             start += run
         return runs
 
-    def _keyed_runs(self, topic, n, keys, values, now, plain) -> list[tuple[int, int, int]]:
+    def _keyed_runs(self, topic, n, keys, values, now) -> list[tuple[int, int, int]]:
+        """Runs of consecutive records that go to one partition: keyed records by their key's
+        hash, runs of unkeyed records by the sticky partitioner."""
         part = self._partitioner
         runs: list[tuple[int, int, int]] = []
         i = 0
@@ -501,7 +472,7 @@ class Producer:
                 j = i
                 while j < count and keys[j] is None:
                     j += 1
-                runs.extend(self._unkeyed_runs(topic, n, values[i:j], i, now, plain))
+                runs.extend(self._unkeyed_runs(topic, n, values[i:j], i, now))
                 i = j
                 continue
             index = part.for_key(key, n)

@@ -57,25 +57,14 @@ from .routing import check_arguments, check_headers, check_routing_key, headers_
 __all__ = ["Topic", "check_fan_out", "copy_message", "deliver_copies", "fan_out"]
 
 
-_SCALARS = {str, bytes, int, float, bool, type(None)}
-
-
-def _copy(value: Any) -> Any:
-    if value.__class__ in _SCALARS:
-        return value
-    if value.__class__ is dict and all(v.__class__ in _SCALARS for v in value.values()):
-        return dict(value)  # the common case, much cheaper than deepcopy
-    return copy.deepcopy(value)
-
-
 def copy_message(message: Message) -> Message:
     """An independent copy: same id, key and timestamp; headers (and a dict/list payload)
     copied, so one queue's consumer cannot change another queue's copy."""
     return Message(
         message.id,
-        _copy(message.payload),
+        copy.deepcopy(message.payload),
         message.key,
-        _copy(message.headers),
+        copy.deepcopy(message.headers),
         message.timestamp,
         message.group,
         message.dedup_id,

@@ -108,13 +108,13 @@ def check_routing_key(key: Any, name: str = "routing_key") -> str:
 def _check_table(name: str, table: Any, example: str) -> Mapping[str, Any]:
     if table is None:
         return {}
-    if type(table) is not dict and not isinstance(table, Mapping):
+    if not isinstance(table, Mapping):
         raise InvalidType(
             f"{name}={table!r} is a {type(table).__name__}: it must be a dict of str names to "
             f"values, e.g. {example}. Pass a dict (or None for none)."
         )
     for k in table:
-        if k.__class__ is not str and not isinstance(k, str):
+        if not isinstance(k, str):
             raise InvalidType(
                 f"{name} has the key {k!r} of type {type(k).__name__}: names are str. "
                 f"Use str keys, e.g. {example}."
@@ -255,8 +255,8 @@ _PLAIN = {str, bytes, int, float, bool}
 
 def _same_value(expected: Any, actual: Any) -> bool:
     """Erlang ``==`` on AMQP field values (see the module docstring)."""
-    if expected.__class__ is actual.__class__ and expected.__class__ in _PLAIN:
-        return bool(expected == actual)  # the common case: same plain type
+    if type(expected) is type(actual) and type(expected) in _PLAIN:
+        return bool(expected == actual)  # the same plain type: plain equality
     if isinstance(expected, bool) or isinstance(actual, bool):
         return type(expected) is type(actual) and expected == actual
     if isinstance(expected, (str, bytes, bytearray)) and isinstance(

@@ -217,10 +217,14 @@ class BrokerSetup:
     - ``durable``: whether stored messages survive a broker restart (RabbitMQ: a durable
       queue and persistent messages; a transient queue is emptied by a restart). SQS and
       Kafka always keep what they stored, so ``"sqs"`` and ``"log"`` need ``durable=True``;
-    - ``max_receive_count``: after this many deliveries a message is dead-lettered
-      (SQS ``maxReceiveCount`` 1..1000, no default; RabbitMQ quorum queues'
-      ``x-delivery-limit``, default 20 since 4.0). ``None`` = never. The default here, 5,
-      keeps runs with poison messages short;
+    - ``max_receive_count``: after this many deliveries a message is dead-lettered, on every
+      kind (SQS ``maxReceiveCount`` 1..1000, no default, counts *receives*). ``None`` = never.
+      The default here, 5, keeps runs with poison messages short. On ``"queue"`` and
+      ``"exchange"`` this is a deliberate difference from RabbitMQ: a quorum queue's
+      ``x-delivery-limit`` = N counts *returns*, so it delivers N + 1 times (default 20 since
+      4.0), and a classic queue has no limit. The simulation counts deliveries the same way on
+      every kind so that runs compare; ``Queue(queue_type="quorum", delivery_limit=N)`` shows
+      RabbitMQ's own rule;
     - ``prefetch``: unacked deliveries per consumer (RabbitMQ ``basic.qos``; 0 = unlimited);
     - ``latency``: one-way network latency in seconds, for every message on the wire.
 

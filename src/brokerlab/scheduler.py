@@ -50,6 +50,14 @@ __all__ = ["Scheduler"]
 _INF = float("inf")
 
 
+def _check_seconds(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidType(
+            f"{name}={value!r} is a {type(value).__name__}, not a number of seconds. "
+            "Pass an int or float."
+        )
+
+
 class Scheduler:
     """Run callbacks in virtual-time order on a :class:`~brokerlab.clock.VirtualClock`.
 
@@ -92,52 +100,55 @@ class Scheduler:
         self, time: float, callback: Callable[..., Any], *args: Any, priority: int = 0
     ) -> list[Any]:
         """Schedule ``callback(*args)`` at absolute virtual time ``time`` (not in the past)."""
-        if time.__class__ is not float and (
-            isinstance(time, bool) or not isinstance(time, (int, float))
-        ):
-            raise InvalidType(f"time={time!r} is not a number of seconds. Pass an int or float.")
+        _check_seconds("time", time)
         now = self.clock._now
         if not (now <= time < _INF):  # also refuses NaN
             raise InvalidArgument(
                 f"time={time!r} is not allowed: events can only be scheduled at a finite time, "
                 f"now ({now!r}) or later. Pass time >= {now!r}, or use after(delay, ...)."
             )
-        seq = self._seq
-        self._seq = seq + 1
-        entry = [time, priority, seq, callback, args]
-        heappush(self._heap, entry)
-        return entry
+        return self._push(time, callback, args, priority)
 
     def after(
         self, delay: float, callback: Callable[..., Any], *args: Any, priority: int = 0
     ) -> list[Any]:
         """Schedule ``callback(*args)`` ``delay`` seconds (>= 0) from now."""
-        if delay.__class__ is not float and (
-            isinstance(delay, bool) or not isinstance(delay, (int, float))
-        ):
-            raise InvalidType(
-                f"delay={delay!r} is not a number of seconds. Pass an int or float >= 0."
-            )
-        if not (0 <= delay < _INF):
+        _check_seconds("delay", delay)
+        if not (0 <= delay < _INF):  # also refuses NaN
             raise InvalidArgument(
                 f"delay={delay!r} is not allowed: an event happens 0 or more (finite) seconds from "
                 "now. Pass a finite number >= 0."
             )
-        seq = self._seq
-        self._seq = seq + 1
-        entry = [self.clock._now + delay, priority, seq, callback, args]
-        heappush(self._heap, entry)
-        return entry
+        return self._push(self.clock._now + delay, callback, args, priority)
 
     def soon(self, callback: Callable[..., Any], *args: Any, priority: int = 0) -> None:
         """Schedule ``callback(*args)`` now, after what is already due now (no handle)."""
-        seq = self._seq
-        self._seq = seq + 1
-        heappush(self._heap, [self.clock._now, priority, seq, callback, args])
+        self._push(self.clock._now, callback, args, priority)
+
+    def _push(self, time: float, callback: Any, args: tuple, priority: Any) -> list[Any]:
+        """Check the callback and priority, then add the event: a refused call adds nothing."""
+        if not callable(callback):
+            raise InvalidType(
+                f"callback={callback!r} is a {type(callback).__name__}, not something to call. "
+                "Pass a function, e.g. s.at(1.0, print, 'hello')."
+            )
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise InvalidType(
+                f"priority={priority!r} is a {type(priority).__name__}: pass an int (lower runs "
+                "first among events at the same time; default 0)."
+            )
+        entry = [time, priority, self._seq, callback, args]
+        self._seq += 1
+        heappush(self._heap, entry)
+        return entry
 
     @staticmethod
     def cancel(handle: list[Any]) -> bool:
         """Cancel a scheduled event. Returns False if it was already cancelled."""
+        if not (isinstance(handle, list) and len(handle) == 5):
+            raise InvalidType(
+                f"handle={handle!r} is not an event handle: pass what at() or after() returned."
+            )
         if handle[3] is None:
             return False
         handle[3] = None
@@ -157,10 +168,7 @@ class Scheduler:
         :meth:`stop`.
         """
         if until is not None:
-            if isinstance(until, bool) or not isinstance(until, (int, float)):
-                raise InvalidType(
-                    f"until={until!r} is not a number of seconds. Pass a float or None."
-                )
+            _check_seconds("until", until)
             if not (self.clock._now <= until < _INF):
                 raise InvalidArgument(
                     f"until={until!r} is not allowed: now is {self.clock._now!r}. "

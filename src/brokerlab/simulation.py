@@ -625,23 +625,38 @@ class SqsContext(Context):
         self.settled = True
         sim.history.record(sim.clock.now(), c.name, "ack", msg)
 
-    def nack(self, requeue: bool = True) -> None:
-        """Make the message visible again now (``requeue=True``), or dead-letter it."""
+    def nack(self, requeue: bool = True, delay: float = 0.0) -> None:
+        """Make the message visible again now (``requeue=True``), or dead-letter it.
+
+        ``delay``: seconds before it is visible again (a retry's backoff; SQS
+        ChangeMessageVisibility with that timeout, 0 to 43200). The ``redeliver`` is recorded
+        when the delay runs out, and the ``nack`` records ``delay``.
+        """
         self._count("nack")
         if not isinstance(requeue, bool):
             raise InvalidArgument(f"requeue={requeue!r} is not a bool: pass True or False.")
         sim, c, d, msg = self._sim, self._consumer, self.delivery, self._msg
         q = sim.queues["jobs"]
+        if delay and not requeue:
+            raise InvalidArgument(
+                f"delay={delay!r} with requeue=False: a dead-lettered message is not retried. "
+                "Pass requeue=True with a delay, or no delay."
+            )
         sim.dead_now.clear()
         if requeue:
-            q.change_visibility(d, 0)  # SQS: visible again at once (or the DLQ, at the limit)
+            q.change_visibility(d, delay)  # visible again after delay (or the DLQ, at the limit)
         else:
             q.nack(d, requeue=False)  # the consumer moves it to the DLQ itself
         sim.unwatch(d.delivery_tag)
         self.settled = True
-        sim.history.record(sim.clock.now(), c.name, "nack", msg, requeue=requeue)
-        if requeue and msg not in sim.dead_now:
-            sim.history.record(sim.clock.now(), "broker", "redeliver", msg, reason="nack")
+        now = sim.clock.now()
+        sim.history.record(
+            now, c.name, "nack", msg, requeue=requeue, **({"delay": delay} if delay else {})
+        )
+        if delay:
+            sim.watch(d, now, timeout=delay)  # the redeliver is recorded when the delay ends
+        elif requeue and msg not in sim.dead_now:
+            sim.history.record(now, "broker", "redeliver", msg, reason="nack")
         sim.pump()
 
 
@@ -1512,14 +1527,16 @@ class _Sim:
 
     # --- sqs: visibility timeouts --------------------------------------------------------------
 
-    def watch(self, d: Delivery, now: float) -> None:
-        """A message was received at ``now``: note when its visibility timeout runs out.
+    def watch(self, d: Delivery, now: float, timeout: float | None = None) -> None:
+        """A message was received at ``now`` (or its visibility was changed to ``timeout``
+        seconds from ``now``): note when its visibility timeout runs out.
 
         The queue applies the timeout itself, lazily, at its next call; ``visibility_ends``
         makes that call at the deadline (first among the events then: priority -1), so the
         ``redeliver`` or ``dead_letter`` is recorded when it happens.
         """
-        deadline = now + self.visibility_timeout  # the same sum the queue makes
+        # the same sum the queue makes
+        deadline = now + (self.visibility_timeout if timeout is None else timeout)
         due = self.vis_due.get(deadline)
         if due is None:
             due = self.vis_due[deadline] = {}
@@ -1910,8 +1927,24 @@ def simulate(scenario: Scenario, handler: Callable[[Any, Context], Any] | None =
 
 def compare(scenario: Scenario, modes: tuple[str, ...] = MODES) -> dict[str, Run]:
     """Run the same scenario once per delivery mode (built-in handlers): ``{mode: Run}``."""
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(
+            f"scenario={scenario!r} is a {type(scenario).__name__}: pass a Scenario, e.g. "
+            "compare(Scenario(messages=20))."
+        )
+    if isinstance(modes, str):
+        raise InvalidArgument(
+            f"modes={modes!r} is one str: pass a tuple of modes, e.g. modes=({modes!r},)."
+        )
+    if not isinstance(modes, (tuple, list)) or not modes:
+        raise InvalidArgument(
+            f"modes={modes!r} is not a non-empty tuple of modes: pass some of "
+            f"{', '.join(MODES)}, e.g. modes=('at-least-once',)."
+        )
     for m in modes:
         if m not in MODES:
-            raise InvalidArgument(f"modes: {m!r} is not a mode; use some of {', '.join(MODES)}.")
+            raise InvalidArgument(
+                f"modes={modes!r}: {m!r} is not a mode; use some of {', '.join(MODES)}."
+            )
     base = replace(scenario, consumers=replace(scenario.consumers, handler=None))
     return {m: simulate(base.with_mode(m)) for m in modes}

@@ -98,12 +98,12 @@ class Record(NamedTuple):
         return f"Record(t={self.timestamp}, key={self.key!r}, value={self.value!r}{extra})"
 
 
-def as_record(item: Any) -> Record:
+def as_record(item: Any, name: str = "item") -> Record:
     """Turn what a learner has into a :class:`Record`, checking the timestamp.
 
     Accepts a :class:`Record`, a tuple ``(timestamp, key, value)`` (or with ``arrival`` as a 4th
     item), a dict with those names, or any object with ``timestamp``, ``key`` and ``value``
-    attributes (a log record).
+    attributes (a log record). ``name`` is the parameter an error message names.
     """
     if isinstance(item, Record):
         rec = item
@@ -113,8 +113,9 @@ def as_record(item: Any) -> Record:
         unknown = set(item) - {"timestamp", "key", "value", "arrival", "offset"}
         if unknown:
             raise InvalidArgument(
-                f"record {dict(item)!r} has unknown field(s) {', '.join(sorted(map(str, unknown)))}: "
-                "a record has timestamp, key, value (and arrival, offset). Remove the others."
+                f"{name}={dict(item)!r} has unknown field(s) "
+                f"{', '.join(sorted(map(str, unknown)))}: a record has timestamp, key, value (and "
+                "arrival, offset). Remove the others."
             )
         rec = Record(**item)
     elif hasattr(item, "timestamp") and hasattr(item, "value"):
@@ -126,7 +127,7 @@ def as_record(item: Any) -> Record:
         )
     else:
         raise InvalidType(
-            f"record {item!r} is a {type(item).__name__}: a record is (timestamp, key, value), "
+            f"{name}={item!r} is a {type(item).__name__}: a record is (timestamp, key, value), "
             "a dict with those keys, or a Record. Pass e.g. (1500, 'user-1', 1)."
         )
     check_timestamp(rec.timestamp)
@@ -140,6 +141,16 @@ def as_record(item: Any) -> Record:
             "grouped by key. Pass a str, int or tuple key."
         ) from None
     return rec
+
+
+def as_records(items: Any, name: str = "records") -> list[Record]:
+    """:func:`as_record` for every item of a list (or any iterable but a str, bytes or dict)."""
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise InvalidType(
+            f"{name}={items!r} is a {type(items).__name__}: pass a list of records, e.g. "
+            f"{name}=[(1500, 'user-1', 1), (1800, 'user-2', 1)]."
+        )
+    return [as_record(item, f"{name}[{i}]") for i, item in enumerate(items)]
 
 
 # --- what comes out ----------------------------------------------------------------------------------
@@ -218,7 +229,7 @@ class ArrivalSource:
     def __init__(
         self, records: Iterable[Any], clock: Clock | None = None, max_poll_records: int = 500
     ) -> None:
-        self.records = [as_record(r) for r in records]
+        self.records = as_records(records)
         self.clock = clock or VirtualClock()
         self.max_poll_records = check_count(
             "max_poll_records", max_poll_records, what="max_poll_records", example=500
@@ -439,9 +450,12 @@ class StreamProcessor:
 
     def process_all(self, items: Iterable[Any]) -> list[Emission]:
         """Process records in order (all at the clock's current time)."""
+        records = as_records(items, "items")
+        for rec in records:  # all checked before any is processed
+            self.agg.check(rec.value)
         out: list[Emission] = []
-        for item in items:
-            out.extend(self.process(item))
+        for rec in records:
+            out.extend(self.process(rec))
         return out
 
     def consume(self, source: Source) -> list[Emission]:

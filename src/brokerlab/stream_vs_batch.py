@@ -36,12 +36,15 @@ from typing import Any
 
 from .aggregation import Aggregation
 from .batch import BatchJob
-from .errors import InvalidArgument, check_range
+from .errors import InvalidArgument, InvalidType, check_range, out_of_range
 from .scheduler import Scheduler
-from .stream import ArrivalSource, Record, StreamProcessor, as_record
+from .stream import ArrivalSource, Record, StreamProcessor, as_records
 from .windows import check_count, check_millis, check_windows
 
 # --- input -------------------------------------------------------------------------------------------
+
+#: The most events :func:`generate_events` makes: far more than a notebook needs.
+MAX_EVENTS = 1_000_000
 
 
 def generate_events(
@@ -61,15 +64,27 @@ def generate_events(
     The same arguments always give the same events. ``offset`` is the arrival order.
     """
     check_count("n", n, what="the number of events", example=300)
+    if n > MAX_EVENTS:
+        raise out_of_range("n", n, 1, MAX_EVENTS, "events", who="this model", example=300)
     check_millis("interval", interval, low=1, what="the mean time between events", example=1000)
     check_millis("max_delay", max_delay, what="the largest network delay", example=3000)
     check_millis(
         "straggler_delay", straggler_delay, what="a straggler's extra delay", example=60_000
     )
     check_range("stragglers", stragglers, 0, 1, who="a fraction", example=0.05)
+    if not isinstance(keys, Sequence):
+        raise InvalidType(
+            f"keys={keys!r} is a {type(keys).__name__}: pass a list or tuple of keys, e.g. "
+            "keys=('a', 'b')."
+        )
     if not keys:
         raise InvalidArgument(
-            "keys=() is empty: events need at least one key. Pass e.g. keys=('a', 'b')."
+            f"keys={keys!r} is empty: events need at least one key. Pass e.g. keys=('a', 'b')."
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidType(
+            f"seed={seed!r} is a {type(seed).__name__}: a seed is an int, e.g. seed=0 (the same "
+            "seed gives the same events)."
         )
     rng = random.Random(seed)
     events = []
@@ -86,7 +101,7 @@ def generate_events(
 
 def in_arrival_order(records: Iterable[Any]) -> list[Record]:
     """The records sorted by arrival (stable); each must have an ``arrival`` time."""
-    recs = [as_record(r) for r in records]
+    recs = as_records(records)
     for r in recs:
         if r.arrival is None:
             raise InvalidArgument(
@@ -288,6 +303,7 @@ def run_side_by_side(
     """
     recs = in_arrival_order(records)
     windows = check_windows(windows)
+    check_millis("batch_every", batch_every, low=1, what="the batch interval", example=60_000)
     sched = Scheduler()
     stream = StreamProcessor(
         windows, agg=agg, grace=grace, bound=bound, emit=emit, clock=sched.clock

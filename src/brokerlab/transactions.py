@@ -45,12 +45,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .consumer_group import Consumer, check_offsets
 from .errors import InvalidArgument, InvalidType, ProducerFenced, TransactionStateError
-from .log import TopicPartition
+from .partition import TopicPartition
+from .producer import Producer
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .log import Log
-    from .producer import Producer
+    from .log import Log  # a hint only: the Log makes the coordinator and passes itself in
 
 __all__ = ["Transaction", "TransactionCoordinator", "TransactionOutcome"]
 
@@ -208,7 +209,6 @@ class TransactionCoordinator:
             ranges.append((base, base + count))
 
     def _add_offsets(self, producer: Producer, offsets: Mapping[Any, int], group: Any) -> None:
-        from .consumer_group import Consumer, check_offsets
 
         self._check_send(producer)
         if isinstance(group, Consumer):

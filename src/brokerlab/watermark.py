@@ -43,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .errors import InvalidArgument
-from .windows import check_millis
+from .windows import check_millis, check_timestamp, check_timestamps
 
 
 def flink_watermark(max_timestamp: int, bound: int) -> int:
@@ -52,7 +52,7 @@ def flink_watermark(max_timestamp: int, bound: int) -> int:
     >>> flink_watermark(1337, 10)
     1326
     """
-    return max_timestamp - bound - 1
+    return check_timestamp(max_timestamp, "max_timestamp") - check_delay("bound", bound) - 1
 
 
 def check_delay(name: str, value: object, *, example: int = 1000) -> int:
@@ -62,6 +62,15 @@ def check_delay(name: str, value: object, *, example: int = 1000) -> int:
         "bound": "Flink's forBoundedOutOfOrderness rejects a negative bound",
     }.get(name, "")
     return check_millis(name, value, low=0, what=f"the {name} period", why=why, example=example)
+
+
+def _check_latest_time(latest_time: object) -> int:
+    return check_millis(
+        "latest_time",
+        latest_time,
+        what="the latest event time of a window (its latest_time())",
+        example=59_999,
+    )
 
 
 class StreamTime:
@@ -85,6 +94,7 @@ class StreamTime:
 
     def observe(self, timestamp: int) -> int:
         """Take a record's timestamp into account; return the (new) stream time."""
+        timestamp = check_timestamp(timestamp)
         if self.stream_time is None or timestamp > self.stream_time:
             self.stream_time = timestamp
         return self.stream_time
@@ -98,17 +108,20 @@ class StreamTime:
 
     def lateness(self, timestamp: int) -> int:
         """How far ``timestamp`` is behind stream time (0 if it is not behind)."""
+        timestamp = check_timestamp(timestamp)
         if self.stream_time is None:
             return 0
         return max(0, self.stream_time - timestamp)
 
     def complete(self, latest_time: int) -> bool:
         """True once the watermark has reached ``latest_time``: the window's on-time result is due."""
+        latest_time = _check_latest_time(latest_time)
         wm = self.watermark
         return wm is not None and latest_time <= wm
 
     def closed(self, latest_time: int) -> bool:
         """True once a window with this ``latest_time`` accepts no more records (Kafka's grace rule)."""
+        latest_time = _check_latest_time(latest_time)
         return self.stream_time is not None and latest_time < self.stream_time - self.grace
 
     def __repr__(self) -> str:
@@ -131,7 +144,7 @@ def disorder(timestamps: Iterable[int]) -> int:
     """
     worst = 0
     top = None
-    for t in timestamps:
+    for t in check_timestamps(timestamps):
         if top is None or t > top:
             top = t
         elif top - t > worst:

@@ -45,7 +45,7 @@ a window. That one number is what watermarks and grace periods are compared with
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Any, ClassVar
@@ -73,8 +73,6 @@ def check_millis(
 
     ``what`` says what the number is and ``why`` where the lower limit comes from, for the message.
     """
-    if type(value) is int and value >= low:  # the common case, checked fast
-        return value
     what = what or "a duration"
     units = "milliseconds" if unit == "ms" else "number"
     if isinstance(value, bool) or not isinstance(value, Integral):
@@ -111,6 +109,17 @@ def check_timestamp(timestamp: Any, name: str = "timestamp") -> int:
         why="Kafka Streams' FailOnInvalidTimestamp refuses negative timestamps",
         example=1500,
     )
+
+
+def check_timestamps(timestamps: Any, name: str = "timestamps") -> list[int]:
+    """A collection of event times (a list, tuple, range...), each checked as by
+    :func:`check_timestamp`; returned as a list."""
+    if isinstance(timestamps, (str, bytes, Mapping)) or not isinstance(timestamps, Iterable):
+        raise InvalidType(
+            f"{name}={timestamps!r} is a {type(timestamps).__name__}: pass a list of event times "
+            f"in ms, e.g. {name}=[1000, 2500, 1800]."
+        )
+    return [check_timestamp(t, f"{name}[{i}]") for i, t in enumerate(timestamps)]
 
 
 def _check_size(size: Any) -> int:
@@ -203,8 +212,8 @@ class HoppingWindows:
         object.__setattr__(self, "advance", _check_advance(self.advance, size))
 
     def windows_for(self, timestamp: int) -> list[Window]:
-        """The windows a record at ``timestamp`` (already checked) belongs to, oldest first."""
-        return _windows_for(timestamp, self.size, self.advance)
+        """The windows a record at ``timestamp`` belongs to, oldest first."""
+        return _windows_for(check_timestamp(timestamp), self.size, self.advance)
 
     def latest_time(self, window: Window) -> int:
         """The largest event time still inside ``window``: ``end - 1`` (the end is exclusive)."""
@@ -279,7 +288,7 @@ class SessionWindows:
         [(10, 20)]
         """
         result: list[list[int]] = []
-        for t in sorted(timestamps):
+        for t in sorted(check_timestamps(timestamps)):
             if result and t - result[-1][1] <= self.gap:
                 result[-1][1] = t
             else:
@@ -344,6 +353,7 @@ def merge_sessions(windows: Iterable[Window], gap: int) -> list[list[Window]]:
     layer): each group becomes one session. Because a session's ends are real record times,
     grouping whole sessions gives the same sessions as sessionizing all the records at once.
     """
+    gap = check_millis("gap", gap, low=1, what="a session gap", example=30_000)
     groups: list[list[Window]] = []
     end = None
     for w in sorted(windows):
