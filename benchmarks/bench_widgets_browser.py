@@ -7,8 +7,8 @@ widget in ``widget_cases.py``, beside the in-kernel redraw of the same widget in
 
 How: a notebook with one cell per widget (its picture cache turned off, so every key press
 draws) is opened in JupyterLab in headless Chromium (Debian's, driven by Playwright, the way
-``tests/e2e`` does). For each widget the script focuses its first slider and presses ArrowRight
-and ArrowLeft in turn; for each press it times, in the page, from the key event until the
+``tests/e2e`` does). For each widget the script focuses its first control and moves it forward
+and back in turn (arrow keys on a slider, the next option of a dropdown, a click on a checkbox); for each press it times, in the page, from the key event until the
 widget's ``<img>`` has a new ``src``. In this process it then times the same widget's
 ``redraw()`` after the same one-step move: the in-kernel part.
 
@@ -57,9 +57,9 @@ def notebook(folder: Path) -> Path:
             "execution_count": None,
             "outputs": [],
             "source": f"from {c.factory.split(':')[0]} import {c.factory.split(':')[1]} as make\n"
-            "w = make()\nw.cache = 0\nw._pictures.clear()\nw",
+            f"w = make()\nw.cache = 0\nw._pictures.clear()\nw.add_class('bench-widget-{i}')\nw",
         }
-        for c in CASES
+        for i, c in enumerate(CASES)
     ]
     nb = {
         "cells": cells,
@@ -86,38 +86,35 @@ def in_browser(presses: int) -> dict[str, list[float]]:
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 open_notebook(page, server, "widgets.ipynb")
                 run_all(page)
-                boxes = page.locator(".jp-Notebook .jp-OutputArea-output .widget-vbox")
                 for i, case in enumerate(CASES):
-                    box = boxes.nth(i)
+                    box = page.locator(f".bench-widget-{i}")
                     box.scroll_into_view_if_needed()
-                    # The first slider handle, or a dropdown for a widget led by one (the
-                    # routing playground): arrow keys on a focused <select> change its value.
-                    handle = box.locator(".widget-slider .noUi-handle, .widget-dropdown select")
-                    handle = handle.first
-                    handle.focus()
-                    keys = ("ArrowRight", "ArrowLeft")
-                    if handle.evaluate("e => e.tagName") == "SELECT":
-                        keys = ("ArrowDown", "ArrowUp")
+                    # The widget's first control: a slider (arrow keys on its handle), a
+                    # dropdown (the next option and a change event: a synthetic key press does
+                    # not move a <select>) or a checkbox (a click).
+                    control = box.locator(
+                        ".widget-slider .noUi-handle, .widget-dropdown select,"
+                        " .widget-checkbox input"
+                    ).first
+                    control.focus()
                     found = []
                     for n in range(presses):
-                        key = keys[n % 2]
                         found.append(
                             page.evaluate(
-                                """async ([i, key]) => {
-                                    const box = document.querySelectorAll(
-                                        '.jp-Notebook .jp-OutputArea-output .widget-vbox')[i];
+                                """async ([i, forward]) => {
+                                    const box = document.querySelector('.bench-widget-' + i);
                                     const img = box.querySelector('.widget-image');
                                     const before = img.src;
                                     const t0 = performance.now();
                                     const el = document.activeElement;
                                     if (el.tagName === 'SELECT') {
-                                        // a synthetic key press does not move a <select>:
-                                        // pick the next option and send the change event
                                         const n = el.options.length;
-                                        el.selectedIndex = (el.selectedIndex
-                                            + (key === 'ArrowDown' ? 1 : n - 1)) % n;
+                                        el.selectedIndex = (el.selectedIndex + (forward ? 1 : n - 1)) % n;
                                         el.dispatchEvent(new Event('change', {bubbles: true}));
+                                    } else if (el.type === 'checkbox') {
+                                        el.click();
                                     } else {
+                                        const key = forward ? 'ArrowRight' : 'ArrowLeft';
                                         el.dispatchEvent(
                                             new KeyboardEvent('keydown', {key, bubbles: true}));
                                     }
@@ -127,7 +124,7 @@ def in_browser(presses: int) -> dict[str, list[float]]:
                                     }
                                     return performance.now() - t0;
                                 }""",
-                                [i, key],
+                                [i, n % 2 == 0],
                             )
                         )
                         page.wait_for_timeout(50)
@@ -145,12 +142,14 @@ def in_kernel(presses: int) -> dict[str, list[float]]:
         w = factory(case)()
         w.cache = 0
         w._pictures.clear()  # the first picture was remembered when the widget was made
-        slider = next(iter(w.controls.values()))
+        slider = next(iter(w.controls.values()))  # the first control, as in the browser
         step = getattr(slider, "step", 1) or 1
         options = list(getattr(slider, "options", ()))  # a dropdown: step through its options
         found = []
         for n in range(presses):
-            if options:
+            if isinstance(slider.value, bool):  # a checkbox: tick and untick
+                new = not slider.value
+            elif options:
                 new = options[
                     (options.index(slider.value) + (1 if n % 2 == 0 else -1)) % len(options)
                 ]

@@ -99,5 +99,5 @@ CASES: list[WidgetCase] = [
         "brokerlab.guarantees:guarantee_widget",
         {"crash_probability": 0.5, "seed": 30},
     ),
-    WidgetCase("replay", "03", "brokerlab.replay:replay_demo", {"step": 227}),
+    WidgetCase("replay", "03", "brokerlab.history_replay:replay_demo", {"step": 227}),
 ]

@@ -23,3 +23,15 @@ def test_import_is_light():
     code = "import sys, brokerlab; print(any(m.startswith('matplotlib') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_no_lazy_name_is_shadowed_by_its_module():
+    """Importing a submodule binds its name on the package: a lazy name equal to a module name
+    (``brokerlab.replay`` from a module ``replay.py``) would turn into the module."""
+    import importlib
+
+    import brokerlab
+
+    for name, module in brokerlab._LAZY.items():
+        importlib.import_module(f"brokerlab.{module}")
+        assert not isinstance(getattr(brokerlab, name), type(brokerlab)), name

@@ -69,7 +69,7 @@ _LAZY = {
     "plot_lag": "plots",
     "draw_topology": "topology",
     "live_figure": "widgets",
-    "replay": "replay",
+    "replay": "history_replay",
     "run_chain": "call_chain",
     "Outage": "call_chain",
     "simulate_spike": "load_leveling",

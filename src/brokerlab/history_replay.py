@@ -1,4 +1,8 @@
-"""Replay: step through a recorded history, event by event, and see what the broker held.
+"""History replay: step through a recorded history, event by event, and see what the broker held.
+
+(The module is ``history_replay``, the glossary's term, so that ``brokerlab.replay`` stays the
+widget function: a module named ``replay`` would take its place once imported. "Replay" alone
+is the log's word for reading records again.)
 
 A sequence diagram shows what happened; it does not show what the broker *held* at each moment.
 The replay does: for any step of a history it works out, from the events alone,

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from brokerlab.errors import BrokerError
 from brokerlab.faults import Fault
 from brokerlab.history import KINDS, History
-from brokerlab.replay import (
+from brokerlab.history_replay import (
     CONSUMER_STATES,
     ReplayState,
     draw_replay,
