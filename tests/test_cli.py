@@ -77,6 +77,9 @@ def one_line_error(capsys, argv):
         (["lab", "--workspace", "notebooks"], "course's own notebooks/"),
         (["reset", "notebooks/nope.ipynb"], "not one of the course's notebooks"),
         (["doctor", "--all"], "unrecognised arguments"),
+        (["grade", "nope.ipynb"], "no such notebook"),
+        (["grade", "README.md"], "is not a notebook"),
+        (["progress", "/no/such/folder"], "no such folder"),
     ],
 )
 def test_wrong_paths_and_arguments_get_one_line_and_status_2(capsys, monkeypatch, argv, says):

@@ -325,10 +325,14 @@ def cmd_grade(args: argparse.Namespace, extra: list[str]) -> int:
     from .grading import runner
 
     refuse_extra(extra)
-    if not args.notebook.exists() or args.notebook.suffix != ".ipynb":
+    example = "e.g. exercises/ex01_capacity.ipynb"
+    if not args.notebook.exists():
         raise UsageError(
-            f"no such notebook: {args.notebook}. Pass an exercise notebook, e.g. "
-            "exercises/ex01_capacity.ipynb."
+            f"no such notebook: {args.notebook}. Pass an exercise notebook, {example}."
+        )
+    if args.notebook.suffix != ".ipynb":
+        raise UsageError(
+            f"{args.notebook} is not a notebook (.ipynb). Pass an exercise notebook, {example}."
         )
     keep_home_clean()
     text, passed, _, _ = runner.grade_notebook(args.notebook, timeout=args.timeout)
