@@ -638,14 +638,18 @@ def search(
                         f.kind == "crash" for f in schedule
                     ):
                         failure.kind = f"crash_{failure.kind}"
-                    failure.counterexample = (
-                        f"{failure.counterexample}\n(found after {tried} runs, smallest first)"
-                    )
-                    raise failure
+                    raise found_after(failure, tried)
                 level.append((schedule, out))
             if depth == max_faults:
                 break
             frontier = list(_extend(level, statics, kinds))
+
+
+def found_after(failure: Fail, tried: int) -> Fail:
+    """``failure`` with the size of the smallest-first search that found it added to its
+    counterexample (the queue and the log searches both say it this way)."""
+    failure.counterexample = f"{failure.counterexample}\n(found after {tried} runs, smallest first)"
+    return failure
 
 
 def _extend(

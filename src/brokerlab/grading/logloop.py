@@ -25,7 +25,7 @@ from ..checker import minimal_core, violations
 from ..clock import VirtualClock
 from ..history import History
 from ..log import Log, Record
-from .harness import Crash, run_crashable, tell
+from .harness import Crash, found_after, run_crashable, tell
 from .sandbox import Fail, fresh_process, reached_into, restricted
 
 __all__ = ["LogFault", "LogOutcome", "LogRun", "search_log"]
@@ -320,10 +320,7 @@ def search_log(
                 out = LogRun(factory, name, p, faults=schedule).execute()
                 failure = judge_log_run(name, guarantee, p, schedule, out)
                 if failure is not None:
-                    failure.counterexample = (
-                        f"{failure.counterexample}\n(found after {tried} runs, smallest first)"
-                    )
-                    raise failure
+                    raise found_after(failure, tried)
                 level.append((schedule, out))
             if depth == max_faults:
                 break
