@@ -18,9 +18,15 @@ Then whole runs of :func:`brokerlab.simulation.simulate` (producers, the referen
 consumers, the history, no checker), with and without faults, for a queue, an SQS queue
 (pull consumers, visibility timeouts) and a log: what a widget pays. These are reported as msgs/s only: they do much more than the three cores.
 
+Then the same whole runs beside the package as it was at ``--baseline`` (a git revision;
+default: main when issue 9 was filed), exported with ``git archive`` and timed in fresh
+processes that take turns with the current tree: issue 9's floor is that no whole run is more
+than 25% slower than then. ``simulate()`` is timed alone and with its ``report`` (the checker),
+which the table shows beside it.
+
 Target: the Scheduler at least 2x simpy. No timing is asserted in the tests.
 
-Run:  python benchmarks/bench_simulation.py [--messages 50000] [--repeat 7] [--write]
+Run:  python benchmarks/bench_simulation.py [--messages 50000] [--repeat 7] [--baseline REV] [--write]
 ``--write`` also writes benchmarks/results/simulation.md.
 """
 
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import json
 import os
 import platform
 import subprocess
@@ -36,7 +43,11 @@ import time
 from collections import deque
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+# ``--child SRC`` (used by ``--baseline``) times the whole runs with the package found in SRC.
+SRC = Path(__file__).resolve().parent.parent / "src"
+if "--child" in sys.argv:
+    SRC = Path(sys.argv[sys.argv.index("--child") + 1])
+sys.path.insert(0, str(SRC))
 
 import simpy  # noqa: E402
 from machine import cpu_model  # noqa: E402
@@ -44,6 +55,11 @@ from machine import cpu_model  # noqa: E402
 from brokerlab.scenario import BrokerSetup, Consumers, Producers, Scenario  # noqa: E402
 from brokerlab.scheduler import Scheduler  # noqa: E402
 from brokerlab.simulation import simulate  # noqa: E402
+
+#: The tree the whole runs are compared with: main when issue 9 was filed.
+BASELINE = "6512881"
+BASELINE_WHAT = "main when issue 9 was filed"
+FLOOR_SLOWER = 0.25  # issue 9: whole simulate() runs at most 25% slower than then
 
 INTERVAL = 0.01  # a message every 10 ms
 WORK = 0.005  # 5 ms of work each
@@ -187,13 +203,68 @@ def best_rates(n: int, runs_n: int, repeat: int) -> tuple[dict[str, float], dict
     )
 
 
+def time_runs(runs_n: int) -> dict[str, tuple[float, float]]:
+    """One round of the whole runs: CPU seconds of ``simulate()``, and of its ``report``."""
+    out = {}
+    for name, s in RUNS.items():
+        t0 = time.process_time()
+        run = simulate(s.replace(messages=runs_n))
+        t1 = time.process_time()
+        run.report  # noqa: B018 (the checker's verdict, computed on first use)
+        out[name] = (t1 - t0, time.process_time() - t1)
+    return out
+
+
+def baseline_tree(rev: str) -> Path | None:
+    """The package's source at git revision ``rev``, exported to a temporary folder."""
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    folder = Path(tempfile.mkdtemp(prefix="brokerlab-baseline-"))
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", rev, "src"], capture_output=True, check=False
+    )
+    if archive.returncode != 0:
+        print(f"--baseline {rev}: git archive failed ({archive.stderr.decode().strip()}); skipped")
+        return None
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder / "src"
+
+
+def compare_with(rev: str, runs_n: int, repeat: int) -> dict[str, dict[str, float]]:
+    """Best-of-``repeat`` CPU seconds of each whole run, now and at ``rev``, the two trees
+    taking turns in fresh processes (so neither gets a warmer machine)."""
+    old_src = baseline_tree(rev)
+    if old_src is None:
+        return {}
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(repeat):
+        for tree, src in (("now", SRC), ("base", old_src)):
+            cmd = [sys.executable, __file__, "--child", str(src), "--run-messages", str(runs_n)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            for name, (sim, report) in json.loads(out.splitlines()[-1]).items():
+                b = best.setdefault(name, {})
+                for key, value in ((tree, sim), (tree + "+report", sim + report)):
+                    b[key] = min(b.get(key, float("inf")), value)
+    return best
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=50_000, help="messages per core round")
     ap.add_argument("--run-messages", type=int, default=2_000, help="messages per simulate() run")
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--write", action="store_true", help="write benchmarks/results/simulation.md")
+    ap.add_argument(
+        "--baseline",
+        default=BASELINE,
+        help="git revision to time the whole runs against, in the same run ('' to skip)",
+    )
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:  # one round of whole runs for compare_with(), as JSON
+        print(json.dumps(time_runs(args.run_messages)))
+        return
 
     cores, runs = best_rates(args.messages, args.run_messages, args.repeat)
     simpy_rate = cores["simpy Store"]
@@ -206,6 +277,17 @@ def main() -> None:
         print(f"{name:44} {rate:12,.0f}")
     ratio = cores["brokerlab Scheduler"] / simpy_rate
     print(f"brokerlab Scheduler = {ratio:.1f}x simpy (target >= 2x)")
+    versus = compare_with(args.baseline, args.run_messages, args.repeat) if args.baseline else {}
+    slower = {
+        name: (b["now"] / b["base"] - 1, b["now+report"] / b["base+report"] - 1)
+        for name, b in versus.items()
+    }
+    for name, (sim, with_report) in slower.items():
+        print(f"{name:44} vs {args.baseline}: {sim:+.0%} time ({with_report:+.0%} with report)")
+    worst = max((sim for sim, _ in slower.values()), default=None)
+    if worst is not None:
+        verdict = "met" if worst <= FLOOR_SLOWER else "NOT met"
+        print(f"slowest whole run: {worst:+.0%} vs {args.baseline} (floor <= +25%: {verdict})")
 
     if args.write:
         date = subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip()
@@ -240,6 +322,32 @@ def main() -> None:
         ]
         for name, rate in runs.items():
             lines.append(f"| {name.removeprefix('simulate: ')} | {rate:,.0f} |")
+        if slower:
+            lines += [
+                "",
+                f"The same whole runs beside the package at `{args.baseline}` ({BASELINE_WHAT}), "
+                "in the same run: each tree in fresh processes, taking turns, best of "
+                f"{args.repeat} rounds, CPU time. Issue 9's floor: no run more than 25% slower "
+                "(the checker's `report` is shown too; the checker has its own floor, see "
+                "[checker.md](checker.md)).",
+                "",
+                "| run | simulate() now | at baseline | change | with report: now | at baseline "
+                "| change |",
+                "|---|---:|---:|---:|---:|---:|---:|",
+            ]
+            for name, b in versus.items():
+                sim, with_report = slower[name]
+                lines.append(
+                    f"| {name.removeprefix('simulate: ')} | {b['now'] * 1000:.1f} ms "
+                    f"| {b['base'] * 1000:.1f} ms | {sim:+.0%} "
+                    f"| {b['now+report'] * 1000:.1f} ms | {b['base+report'] * 1000:.1f} ms "
+                    f"| {with_report:+.0%} |"
+                )
+            lines += [
+                "",
+                f"Slowest whole run: **{worst:+.0%}** (floor <= +25%: "
+                f"{'met' if worst <= FLOOR_SLOWER else 'NOT met'}).",
+            ]
         lines += [
             "",
             "Reading the numbers: the heapq loop is the floor of an event loop in Python (no call "

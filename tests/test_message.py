@@ -3,12 +3,15 @@ import hashlib
 import pickle
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from brokerlab.errors import InvalidType, check_choice, check_range, out_of_range
 from brokerlab.message import (
     Delivery,
     Message,
     body_bytes,
+    body_size,
     check_payload,
 )
 
@@ -33,6 +36,21 @@ def test_body_bytes_is_canonical():
     assert body_bytes({"b": 1, "a": 2}) == body_bytes({"a": 2, "b": 1}) == b'{"a":2,"b":1}'
     # SQS content-based deduplication hashes exactly these bytes with SHA-256
     assert hashlib.sha256(body_bytes("hello")).hexdigest().startswith("2cf24dba")
+
+
+@given(
+    st.one_of(
+        st.integers(-(10**300), 10**300),
+        st.booleans(),
+        st.none(),
+        st.floats(allow_nan=False),
+        st.text(),
+        st.binary(),
+        st.dictionaries(st.text(max_size=5), st.integers()),
+    )
+)
+def test_body_size_is_the_length_of_body_bytes(payload):
+    assert body_size(payload) == len(body_bytes(payload))
 
 
 def test_message_and_delivery_reprs_are_short_and_useful():

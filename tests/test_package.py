@@ -35,3 +35,28 @@ def test_no_lazy_name_is_shadowed_by_its_module():
     for name, module in brokerlab._LAZY.items():
         importlib.import_module(f"brokerlab.{module}")
         assert not isinstance(getattr(brokerlab, name), type(brokerlab)), name
+
+
+def test_no_file_holds_merge_conflict_markers():
+    """A merge that left ``<<<<<<<``/``>>>>>>>`` lines behind must not land (one did, in the
+    handbook index, and rendered as a broken table)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    tracked = subprocess.run(
+        ["git", "-C", str(root), "ls-files"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    if not tracked:  # not a git checkout (an sdist): look at the text files instead
+        tracked = [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()]
+    markers = ("<<<<<<< ", ">>>>>>> ")
+    found = []
+    for name in tracked:
+        path = root / name
+        if path.suffix not in {".py", ".md", ".ipynb", ".toml", ".cfg", ".txt", ".yml", ""}:
+            continue
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        found += [f"{name}:{n}" for n, line in enumerate(lines, 1) if line.startswith(markers)]
+    assert not found, f"merge-conflict markers left in: {found}"

@@ -122,6 +122,31 @@ def test_bad_calls_are_refused_and_change_nothing(call, error):
     assert (s.pending(), s.peek(), s.now) == before
 
 
+def test_subclasses_of_int_and_float_take_the_full_checks_and_pass():
+    """at()/after() test exact int/float first (the fast path); anything else goes to the full
+    checks, which accept subclasses such as an IntEnum priority or a numpy float time."""
+    import enum
+
+    class Level(enum.IntEnum):
+        LOW = 1
+
+    class Seconds(float):
+        pass
+
+    s = Scheduler(VirtualClock(0.0))
+    seen = []
+    s.at(Seconds(2.0), seen.append, "at", priority=Level.LOW)
+    s.after(Seconds(1.0), seen.append, "after")
+    s.at(Seconds(3.0), seen.append, "soon")
+    with pytest.raises(InvalidArgument, match="time="):
+        s.at(Seconds(-1.0), print)
+    with pytest.raises(InvalidType, match="priority="):
+        s.after(1, print, priority=1.5)
+    with pytest.raises(InvalidType, match="callback="):
+        s.after(1, "print")
+    assert s.run() == 3 and seen == ["after", "at", "soon"]
+
+
 def test_a_real_clock_is_refused():
     with pytest.raises(InvalidType, match="VirtualClock"):
         Scheduler(RealClock())

@@ -39,7 +39,7 @@ from .errors import (
     ProducerFenced,
     out_of_range,
 )
-from .message import body_bytes
+from .message import body_size
 
 __all__ = [
     "BATCHES_TO_RETAIN",
@@ -140,15 +140,10 @@ def record_size(key: bytes | None, value: Any) -> int:
     """Bytes a record counts for batch sizes and ``retention.bytes``: ``len(key) + len(value)``.
 
     Non-bytes values are measured as their UTF-8 text or canonical JSON
-    (:func:`brokerlab.message.body_bytes`); a transaction marker counts 0. Kafka's per-record
+    (:func:`brokerlab.message.body_size`); a transaction marker counts 0. Kafka's per-record
     overhead is left out.
     """
-    if isinstance(value, ControlMarker):
-        size = 0
-    elif isinstance(value, bytes):
-        size = len(value)
-    else:
-        size = len(body_bytes(value))
+    size = 0 if isinstance(value, ControlMarker) else body_size(value)
     return size if key is None else size + len(key)
 
 
@@ -424,13 +419,12 @@ class Partition:
         age; here every record is its own segment. Nothing at or after the last stable offset is
         deleted.
         """
-        deletable = self._records[: self.last_stable_offset - self.log_start_offset]
         held = self._bytes
         k = 0
-        for record in deletable:
+        for record in self._records:
             too_old = retention_ms >= 0 and now_ms - record.timestamp > retention_ms
             too_big = retention_bytes >= 0 and held > retention_bytes
-            if not (too_old or too_big):
+            if not (too_old or too_big) or record.offset >= self.last_stable_offset:
                 break
             held -= record_size(record.key, record.value)
             k += 1

@@ -67,7 +67,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidArgument, InvalidType, OutOfRange
-from .message import body_bytes
+from .message import body_size
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def check_sqs_body(payload: Any, queue: str) -> None:
                 "characters from U+0020 up (no other control characters, no lone surrogates). "
                 "Remove it, or encode the body, e.g. with base64."
             )
-    size = len(payload) if isinstance(payload, bytes) else len(body_bytes(payload))
+    size = body_size(payload)
     if size > SQS_MAX_MESSAGE_SIZE:
         raise OutOfRange(
             f"payload is {size:,} bytes: SQS takes at most {SQS_MAX_MESSAGE_SIZE:,} bytes "

@@ -48,6 +48,7 @@ from .errors import InvalidArgument, InvalidType
 __all__ = ["Scheduler"]
 
 _INF = float("inf")
+_SECONDS = (float, int)  # exactly these types pass at once; others go to the full checks
 
 
 def _check_seconds(name: str, value: Any) -> None:
@@ -55,6 +56,37 @@ def _check_seconds(name: str, value: Any) -> None:
         raise InvalidType(
             f"{name}={value!r} is a {type(value).__name__}, not a number of seconds. "
             "Pass an int or float."
+        )
+
+
+def _check_time(time: Any, now: float) -> None:
+    _check_seconds("time", time)
+    if not (now <= time < _INF):  # also refuses NaN
+        raise InvalidArgument(
+            f"time={time!r} is not allowed: events can only be scheduled at a finite time, "
+            f"now ({now!r}) or later. Pass time >= {now!r}, or use after(delay, ...)."
+        )
+
+
+def _check_delay(delay: Any) -> None:
+    _check_seconds("delay", delay)
+    if not (0 <= delay < _INF):  # also refuses NaN
+        raise InvalidArgument(
+            f"delay={delay!r} is not allowed: an event happens 0 or more (finite) seconds from "
+            "now. Pass a finite number >= 0."
+        )
+
+
+def _check_callback(callback: Any, priority: Any) -> None:
+    if not callable(callback):
+        raise InvalidType(
+            f"callback={callback!r} is a {type(callback).__name__}, not something to call. "
+            "Pass a function, e.g. s.at(1.0, print, 'hello')."
+        )
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise InvalidType(
+            f"priority={priority!r} is a {type(priority).__name__}: pass an int (lower runs "
+            "first among events at the same time; default 0)."
         )
 
 
@@ -100,25 +132,21 @@ class Scheduler:
         self, time: float, callback: Callable[..., Any], *args: Any, priority: int = 0
     ) -> list[Any]:
         """Schedule ``callback(*args)`` at absolute virtual time ``time`` (not in the past)."""
-        _check_seconds("time", time)
         now = self.clock._now
-        if not (now <= time < _INF):  # also refuses NaN
-            raise InvalidArgument(
-                f"time={time!r} is not allowed: events can only be scheduled at a finite time, "
-                f"now ({now!r}) or later. Pass time >= {now!r}, or use after(delay, ...)."
-            )
+        if not (
+            type(time) in _SECONDS and now <= time < _INF
+        ):  # the usual case passes this one test
+            _check_time(time, now)
         return self._push(time, callback, args, priority)
 
     def after(
         self, delay: float, callback: Callable[..., Any], *args: Any, priority: int = 0
     ) -> list[Any]:
         """Schedule ``callback(*args)`` ``delay`` seconds (>= 0) from now."""
-        _check_seconds("delay", delay)
-        if not (0 <= delay < _INF):  # also refuses NaN
-            raise InvalidArgument(
-                f"delay={delay!r} is not allowed: an event happens 0 or more (finite) seconds from "
-                "now. Pass a finite number >= 0."
-            )
+        if not (
+            type(delay) in _SECONDS and 0 <= delay < _INF
+        ):  # the usual case passes this one test
+            _check_delay(delay)
         return self._push(self.clock._now + delay, callback, args, priority)
 
     def soon(self, callback: Callable[..., Any], *args: Any, priority: int = 0) -> None:
@@ -127,16 +155,8 @@ class Scheduler:
 
     def _push(self, time: float, callback: Any, args: tuple, priority: Any) -> list[Any]:
         """Check the callback and priority, then add the event: a refused call adds nothing."""
-        if not callable(callback):
-            raise InvalidType(
-                f"callback={callback!r} is a {type(callback).__name__}, not something to call. "
-                "Pass a function, e.g. s.at(1.0, print, 'hello')."
-            )
-        if isinstance(priority, bool) or not isinstance(priority, int):
-            raise InvalidType(
-                f"priority={priority!r} is a {type(priority).__name__}: pass an int (lower runs "
-                "first among events at the same time; default 0)."
-            )
+        if not (callable(callback) and type(priority) is int):  # the usual case: one test
+            _check_callback(callback, priority)
         entry = [time, priority, self._seq, callback, args]
         self._seq += 1
         heappush(self._heap, entry)

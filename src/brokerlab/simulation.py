@@ -395,9 +395,7 @@ class Context:
     def _did_effect(self, info: dict[str, Any], remember: Any) -> None:
         c = self._consumer
         info.update(c.group_info)
-        self._sim.history.record(
-            self._sim.clock.now(), c.name, "process", self._msg, key=self._key, **info
-        )
+        self._sim.record(self._sim.clock.now(), c.name, "process", self._msg, key=self._key, **info)
         if remember is not None:
             self.store.add(remember)
 
@@ -406,11 +404,11 @@ class Context:
         self._count("ack")
         sim, c, d, msg = self._sim, self._consumer, self.delivery, self._msg
         if sim.strikes("lost_ack", msg, d, group=self._group):
-            sim.history.record(sim.clock.now(), c.name, "lost", msg, what="ack")
+            sim.record(sim.clock.now(), c.name, "lost", msg, what="ack")
             raise self._die("ack lost")
         c.channel.ack(d)  # the broker's own checks: acking twice raises AlreadyAcknowledged
         self.settled = True
-        sim.history.record(sim.clock.now(), c.name, "ack", msg, **c.group_info)
+        sim.record(sim.clock.now(), c.name, "ack", msg, **c.group_info)
         sim.pump()
 
     def nack(self, requeue: bool = True) -> None:
@@ -422,9 +420,9 @@ class Context:
         sim.dead_now.clear()
         c.channel.nack(d, requeue)
         self.settled = True
-        sim.history.record(sim.clock.now(), c.name, "nack", msg, requeue=requeue, **c.group_info)
+        sim.record(sim.clock.now(), c.name, "nack", msg, requeue=requeue, **c.group_info)
         if requeue and msg not in sim.dead_now:
-            sim.history.record(sim.clock.now(), "broker", "redeliver", msg, reason="nack")
+            sim.record(sim.clock.now(), "broker", "redeliver", msg, reason="nack")
         sim.pump()
 
     def reject(self, requeue: bool = False) -> None:
@@ -547,7 +545,7 @@ class LogContext(Context):
                 "got (ctx.commit(record)), or nothing to commit the whole batch."
             )
         if sim.strikes("lost_ack", msg, self.delivery, group=self._group):
-            sim.history.record(sim.clock.now(), c.name, "lost", msg, what="commit")
+            sim.record(sim.clock.now(), c.name, "lost", msg, what="commit")
             raise self._die("commit lost")
         if self._txn is not None:
             c.txn_producer().send_offsets_to_transaction(offsets, c.member)
@@ -581,7 +579,7 @@ class LogContext(Context):
         producer.commit_transaction()
         now = sim.clock.now()
         for info, remember in effects:
-            sim.history.record(now, c.name, "process", self._msg, key=self._key, **info)
+            sim.record(now, c.name, "process", self._msg, key=self._key, **info)
             if remember is not None:
                 self.store.add(remember)
         c.record_commits(self._txn_offsets)
@@ -608,7 +606,7 @@ class SqsContext(Context):
         self._count("ack")
         sim, c, d, msg = self._sim, self._consumer, self.delivery, self._msg
         if sim.strikes("lost_ack", msg, d, group=self._group):
-            sim.history.record(sim.clock.now(), c.name, "lost", msg, what="ack")
+            sim.record(sim.clock.now(), c.name, "lost", msg, what="ack")
             raise self._die("ack lost")
         try:
             sim.queues["jobs"].delete(d)
@@ -619,11 +617,11 @@ class SqsContext(Context):
                 "handle: its visibility timeout had run out and since then it was received "
                 "again (or dead-lettered). SQS answers success and deletes nothing."
             )
-            sim.history.record(sim.clock.now(), c.name, "ack", msg, stale=True)
+            sim.record(sim.clock.now(), c.name, "ack", msg, stale=True)
             return
         sim.unwatch(d.delivery_tag)
         self.settled = True
-        sim.history.record(sim.clock.now(), c.name, "ack", msg)
+        sim.record(sim.clock.now(), c.name, "ack", msg)
 
     def nack(self, requeue: bool = True, delay: float = 0.0) -> None:
         """Make the message visible again now (``requeue=True``), or dead-letter it.
@@ -650,13 +648,11 @@ class SqsContext(Context):
         sim.unwatch(d.delivery_tag)
         self.settled = True
         now = sim.clock.now()
-        sim.history.record(
-            now, c.name, "nack", msg, requeue=requeue, **({"delay": delay} if delay else {})
-        )
+        sim.record(now, c.name, "nack", msg, requeue=requeue, **({"delay": delay} if delay else {}))
         if delay:
             sim.watch(d, now, timeout=delay)  # the redeliver is recorded when the delay ends
         elif requeue and msg not in sim.dead_now:
-            sim.history.record(now, "broker", "redeliver", msg, reason="nack")
+            sim.record(now, "broker", "redeliver", msg, reason="nack")
         sim.pump()
 
 
@@ -765,7 +761,7 @@ class _DeadLetters:
         reason = deaths[0].get("reason", "unknown")
         self.messages.append(message)
         sim.dead_now.add(message.id)
-        sim.history.record(
+        sim.record(
             sim.clock.now(),
             "broker",
             "dead_letter",
@@ -779,7 +775,7 @@ class _DeadLetters:
         """The queue let go of ``message`` without delivering or dead-lettering it (its
         ``on_discard``): retention ended, it expired, an overflow or a purge dropped it."""
         sim = self.sim
-        sim.history.record(
+        sim.record(
             sim.clock.now(),
             "broker",
             "lost",
@@ -814,7 +810,7 @@ class _QueueConsumer:
         if incarnation != self.incarnation or self.channel is not None:
             return
         if restarted:
-            sim.history.record(sim.clock.now(), self.name, "restart")
+            sim.record(sim.clock.now(), self.name, "restart")
         queue = sim.queues[self.queue_name]
         self.channel = queue.consume(self.name, prefetch=sim.scenario.broker.prefetch)
         sim.pump()
@@ -931,7 +927,7 @@ class _SqsConsumer:
         if incarnation != self.incarnation or self.alive:
             return
         if restarted:
-            sim.history.record(sim.clock.now(), self.name, "restart")
+            sim.record(sim.clock.now(), self.name, "restart")
         self.alive = True
         self.poll(incarnation)
 
@@ -1050,7 +1046,7 @@ class _LogConsumer:
         if incarnation != self.incarnation or self.member is not None:
             return
         if restarted:
-            sim.history.record(sim.clock.now(), self.name, "restart")
+            sim.record(sim.clock.now(), self.name, "restart")
         member = self.name if incarnation == 0 else f"{self.name}.{incarnation}"
         self.member = sim.log.consumer(
             group=GROUP,
@@ -1077,9 +1073,7 @@ class _LogConsumer:
     def record_commits(self, offsets: dict[Any, int]) -> None:
         sim = self.sim
         for tp, offset in sorted(offsets.items()):
-            sim.history.record(
-                sim.clock.now(), self.name, "commit", partition=tp.partition, offset=offset
-            )
+            sim.record(sim.clock.now(), self.name, "commit", partition=tp.partition, offset=offset)
 
     # --- the poll loop --------------------------------------------------------------------------
 
@@ -1171,7 +1165,7 @@ class _LogConsumer:
         sim = self.sim
         d = self.batch[self.index]
         sim.dlt_producer.send(DEAD_LETTER_TOPIC, d.payload, key=d.key)
-        sim.history.record(
+        sim.record(
             sim.clock.now(),
             self.name,
             "dead_letter",
@@ -1238,6 +1232,9 @@ class _Sim:
         self.sched = Scheduler()
         self.clock = self.sched.clock
         self.history = History()
+        # Every event of the run is recorded with this: History.record without the field
+        # checks, which check() makes anyway (the fields are all built here).
+        self.record = self.history._record_unchecked
         self.stores: dict[str | None, DedupStore] = {}
         self.errors: list[HandlerError] = []
         self.notes: list[str] = []
@@ -1443,7 +1440,7 @@ class _Sim:
             msg, key = stored
             self.copies[msg] -= 1
             if self.copies[msg] == 0 and offset >= committed:
-                self.history.record(
+                self.record(
                     now,
                     "broker",
                     "lost",
@@ -1462,7 +1459,7 @@ class _Sim:
             return
         now = self.clock.now()
         for ev in group.events[self.rebalances_seen :]:
-            self.history.record(
+            self.record(
                 now,
                 GROUP,
                 "rebalance",
@@ -1495,7 +1492,7 @@ class _Sim:
             [meta] = k.client.deliver(batch) if attempt == 1 else k.client.retry(batch)
         except OutOfOrderSequence:  # pragma: no cover - one ordered connection prevents it
             k.in_flight.pop(msg, None)
-            self.history.record(
+            self.record(
                 self.clock.now(), producer, "lost", msg, what="publish", reason="OutOfOrderSequence"
             )
             self.send_waiting(producer)
@@ -1570,7 +1567,7 @@ class _Sim:
             if msg in self.dead_now:
                 self.dead_now.discard(msg)  # the _DeadLetters recorded it
                 continue
-            self.history.record(now, "broker", "redeliver", msg, reason="visibility timeout")
+            self.record(now, "broker", "redeliver", msg, reason="visibility timeout")
         self.wake_pullers()
 
     def wake_pullers(self) -> None:
@@ -1586,7 +1583,7 @@ class _Sim:
         self.deliveries[msg] = self.deliveries.get(msg, 0) + 1
         in_group = (info.get("group"), msg)
         self.group_deliveries[in_group] = self.group_deliveries.get(in_group, 0) + 1
-        self.history.record(now, consumer, "deliver", msg, key=message.key, **info)
+        self.record(now, consumer, "deliver", msg, key=message.key, **info)
 
     def requeue(self, channel: Any) -> None:
         """A channel closed: record a ``redeliver`` for each delivery the queue takes back."""
@@ -1598,7 +1595,7 @@ class _Sim:
             if msg in self.dead_now:
                 self.dead_now.discard(msg)  # went to the dead letters instead
                 continue
-            self.history.record(now, "broker", "redeliver", msg, reason="channel closed")
+            self.record(now, "broker", "redeliver", msg, reason="channel closed")
 
     def arrive(self, producer: str, msg: str, key: str, attempt: int) -> None:
         """A publish reaches the broker: store it (maybe twice), confirm it, maybe restart."""
@@ -1624,7 +1621,7 @@ class _Sim:
             routed = self.amqp.publish("events", key, payload, id=msg, headers=headers)
             targets = [self.queues[name] for name in routed]
             if not targets:
-                self.history.record(
+                self.record(
                     now, "broker", "lost", msg, key=key, what="message", reason="unroutable"
                 )
         if targets and self.strikes("duplicate_delivery", msg, attempt=attempt):
@@ -1642,7 +1639,7 @@ class _Sim:
         """Every connection closes: a durable queue requeues its unacked deliveries, a
         non-durable one forgets every message it held."""
         now = self.clock.now()
-        self.history.record(now, "broker", "restart")
+        self.record(now, "broker", "restart")
         if self.sqs:
             # SQS keeps every message, and the visibility timeout of every one in flight,
             # redundantly across its hosts: a host restart loses nothing and shows nothing
@@ -1661,7 +1658,7 @@ class _Sim:
         for name, q in list(self.queues.items()):
             held = [m.id for m in q.peek()] + [d.message.id for d in q.in_flight()]
             for msg in held:
-                self.history.record(
+                self.record(
                     now,
                     "broker",
                     "lost",
@@ -1695,7 +1692,7 @@ class _Sim:
         if attempt == 1 and self.strikes("poison_message", msg, attempt=1):
             self.poison.add(msg)
         self.attempts[msg] = attempt
-        self.history.record(now, producer, "publish", msg, key=key, attempt=attempt)
+        self.record(now, producer, "publish", msg, key=key, attempt=attempt)
         extra = self._planned_delay(msg, attempt) or 0.0
         self.sched.after(self.latency + extra, self.arrive, producer, msg, key, attempt)
         if attempt <= self.retries:
@@ -1718,7 +1715,7 @@ class _Sim:
             self.batches[msg] = k.client.build_batch(TOPIC, [int(msg[1:])], key=key)
         k.in_flight[msg] = (key, attempt)
         self.attempts[msg] = attempt
-        self.history.record(now, producer, "publish", msg, key=key, attempt=attempt)
+        self.record(now, producer, "publish", msg, key=key, attempt=attempt)
         arrival = now + self.latency + (self._planned_delay(msg, attempt) or 0.0)
         arrival = max(arrival, k.last_arrival)
         k.last_arrival = arrival
@@ -1760,16 +1757,12 @@ class _Sim:
             where = {"partition": meta.partition, "offset": meta.offset}
             lost = lost or k.broken or generation != k.generation  # type: ignore[union-attr]
         if lost:
-            self.history.record(
-                now, producer, "lost", msg, what="confirm", attempt=attempt, **where
-            )
+            self.record(now, producer, "lost", msg, what="confirm", attempt=attempt, **where)
             return
         if stored:
-            self.history.record(now, producer, "confirm", msg, attempt=attempt, **where)
+            self.record(now, producer, "confirm", msg, attempt=attempt, **where)
         else:
-            self.history.record(
-                now, producer, "confirm", msg, attempt=attempt, deduplicated=True, **where
-            )
+            self.record(now, producer, "confirm", msg, attempt=attempt, deduplicated=True, **where)
         self.confirmed.add(msg)
         timer = self.retry_timers.pop(msg, None)
         if timer is not None:
@@ -1860,7 +1853,7 @@ def _record_crash(sim: _Sim, actor: str, msg: str | None, when: str, error: str 
     info: dict[str, Any] = {"when": when}
     if error is not None:
         info["error"] = error
-    sim.history.record(sim.clock.now(), actor, "crash", msg, **info)
+    sim.record(sim.clock.now(), actor, "crash", msg, **info)
 
 
 def _where(exc: BaseException) -> str:
