@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from brokerlab import Fault, Scenario
-from brokerlab.live import RabbitMQ, RedisStreams, run_live, side_by_side, story
+from brokerlab.live import RabbitMQ, RedisStreams, retry_waits, run_live, side_by_side, story
 from brokerlab.retry import retrying
 from brokerlab.scenario import BrokerSetup
 from live_servers import need
@@ -214,3 +214,54 @@ def test_a_delay_out_of_range_is_refused(broker):
     handle = _once(lambda ctx: ctx.nack(requeue=True, delay=50_000))
     run = run_live(Scenario(messages=1), broker, handle, timeout=10)
     assert run.errors and "delay=50000" in run.errors[0].error
+
+
+def test_retry_waits_pairs_each_delay_with_the_wait_that_followed():
+    from brokerlab import simulate
+
+    run = simulate(poison(max_receive_count=3), retrying(base=0.5, cap=0.5, jitter="none"))
+    waits = retry_waits(run.history, "m2")
+    assert [asked for asked, _ in waits] == [0.5, 0.5, 0.5]
+    assert all(waited >= asked for asked, waited in waits)
+    assert retry_waits(run.history, "m1") == []
+
+
+def test_why_not_a_ttl_retry_queue_on_rabbitmq_the_count_starts_again(servers):
+    """The usual RabbitMQ retry recipe: reject to a retry queue whose message TTL dead-letters
+    back into the work queue. Each return is a new message in the work queue, so its
+    x-delivery-count never grows and x-delivery-limit never trips; only x-death counts. That
+    is why the adapter holds the delivery instead (live.py, "Delayed retries")."""
+    import time
+
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(servers[0].url))
+    try:
+        ch = conn.channel()
+        for q in ("ttl-work", "ttl-retry"):
+            ch.queue_delete(q)
+        ch.queue_declare("ttl-work", durable=True, arguments={
+            "x-queue-type": "quorum", "x-delivery-limit": 1,
+            "x-dead-letter-exchange": "", "x-dead-letter-routing-key": "ttl-retry"})  # fmt: skip
+        ch.queue_declare("ttl-retry", durable=True, arguments={
+            "x-message-ttl": 20, "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": "ttl-work"})  # fmt: skip
+        ch.basic_publish("", "ttl-work", b"poison")
+        counts, rejected = [], []
+        for _ in range(4):  # four failures, with a delivery limit of 1 (two deliveries)
+            for _ in range(500):
+                method, props, _body = ch.basic_get("ttl-work")
+                if method is not None:
+                    break
+                time.sleep(0.01)
+            assert method is not None, "the message did not come back from the retry queue"
+            headers = props.headers or {}
+            counts.append(int(headers.get("x-delivery-count", 0)))
+            deaths = {d["reason"].decode() if isinstance(d["reason"], bytes) else d["reason"]:
+                      int(d["count"]) for d in headers.get("x-death", [])}  # fmt: skip
+            rejected.append(deaths.get("rejected", 0))
+            ch.basic_nack(method.delivery_tag, requeue=False)  # to the retry queue
+        assert counts == [0, 0, 0, 0]  # the limit of 1 never trips
+        assert rejected == [0, 1, 2, 3]  # only x-death counts the trips
+    finally:
+        conn.close()

@@ -136,11 +136,14 @@ class Retrying:
 
     def backoff(self, msg: str, attempt: int) -> float:
         """Seconds to wait before retrying ``msg`` after its ``attempt``-th failed try."""
-        previous = self.last_wait.get(msg) if attempt > 1 else None  # decorrelated jitter
         wait = backoff_delay(
-            attempt, base=self.base, cap=self.cap, jitter=self.jitter, rng=self.rng,
-            previous=previous,
-        )  # fmt: skip
+            attempt,
+            base=self.base,
+            cap=self.cap,
+            jitter=self.jitter,
+            rng=self.rng,
+            previous=self.last_wait.get(msg) if attempt > 1 else None,  # decorrelated jitter
+        )
         self.last_wait[msg] = wait
         return wait
 
