@@ -137,7 +137,7 @@ def test_redis_keeps_a_crashed_consumers_entry_pending_until_claimed(redis_url):
     with RedisStreams(redis_url) as b:
         run = run_live(Scenario(messages=1, faults=[Fault("crash_before_processing", msg="m1")]), b)
     [redeliver] = run.history.of_kind("redeliver")
-    assert redeliver.info["reason"] == "claimed (XAUTOCLAIM)"
+    assert redeliver.info["reason"] == "claimed (XCLAIM)"
 
 
 def test_a_fault_a_live_run_cannot_inject_is_refused(broker):

@@ -23,13 +23,48 @@ Two adapters, one interface (:class:`LiveBroker`):
   dead-letters it at once (``rejected``); the dead letter carries RabbitMQ's own ``x-death``.
 - :class:`RedisStreams` (redis-py): a stream ``jobs`` read by the consumer group ``workers``
   (``XREADGROUP``). Each delivery stays in the group's **pending entries list** until
-  ``XACK``. Redis never hands a pending entry out again by itself: a consumer takes it over
-  with ``XAUTOCLAIM`` (which counts one more delivery), and that is how a crashed consumer's
-  entries, and nacked ones, come back. Redis has no dead-letter queue either: when a claimed
-  entry has been delivered more than ``max_receive_count`` times, or is nacked with
-  ``requeue=False``, the adapter copies it to the stream ``jobs.dlq`` with its death record
-  (reason, source stream, delivery count, time) and ``XACK``\\ s it, the pattern the Redis
-  documentation describes for streams.
+  ``XACK``. Redis never hands a pending entry out again by itself: a consumer looks at the
+  list (``XPENDING``) and takes over an entry that has sat idle long enough with ``XCLAIM``
+  (which counts one more delivery; Redis checks the minimum idle time itself, so two consumers
+  never both take it), and that is how a crashed consumer's entries, and nacked ones, come
+  back. Redis has no dead-letter queue either: when a claimed entry has been delivered more
+  than ``max_receive_count`` times, or is nacked with ``requeue=False``, the adapter copies it
+  to the stream ``jobs.dlq`` with its death record (reason, source stream, delivery count,
+  time) and ``XACK``\\ s it, the pattern the Redis documentation describes for streams.
+
+Delayed retries
+---------------
+``ctx.nack(requeue=True, delay=d)`` asks for the message again no sooner than ``d`` seconds
+from now (chapter 07's backoff; on the reference broker it is SQS ``ChangeMessageVisibility``).
+Neither real broker has a delayed requeue, and the usual workarounds lose the delivery count
+that the delivery limit needs, so each adapter builds the delay from what keeps the count:
+
+- **RabbitMQ: the consumer holds the delivery.** It stays unacked on the consumer's channel for
+  ``d`` seconds, then the consumer sends ``basic.nack(requeue=True)``. The quorum queue counts
+  that return like any other (``x-delivery-count``, RabbitMQ's *Quorum Queues* guide, "Poison
+  Message Handling"), so ``x-delivery-limit`` still dead-letters a message that keeps failing,
+  with reason ``delivery_limit``. The common alternative, a retry queue with a per-message TTL
+  that dead-letters back into the work queue (*Dead Letter Exchanges* and *Time-To-Live and
+  Expiration* guides), makes every retry a new message in the work queue, whose
+  ``x-delivery-count`` starts again from zero: the delivery limit never trips (only the
+  ``x-death`` count grows; ``tests/test_live_retry.py`` shows it on RabbitMQ 3.10.8). The
+  delayed-message exchange is a plugin, not in the server, and republishes too. The
+  price of holding: a held delivery takes one of the channel's ``basic.qos`` prefetch slots
+  for the whole delay, and a delay longer than ``consumer_timeout`` (30 minutes by default,
+  *Consumer Acknowledgements and Publisher Confirms* guide) would make RabbitMQ close the
+  channel. If the consumer dies meanwhile, the closed channel requeues the delivery at once,
+  before its delay is over.
+- **Redis: the entry stays pending.** The adapter restarts the entry's idle time (``XCLAIM`` to
+  the same consumer with ``IDLE 0`` and ``JUSTID``, which does not count a delivery: Redis's
+  ``xclaimCommand`` in ``t_stream.c``) and writes the wait into the hash ``jobs.backoff``. A
+  consumer claims the entry only with ``XCLAIM``'s minimum idle time set to that wait, so
+  Redis itself refuses it until the delay is over; the claim counts one more delivery, as any
+  claim does. Redis measures idle time in whole milliseconds: a delay is rounded up to the next
+  one.
+
+In the history the ``nack`` carries ``delay``; the ``redeliver`` comes when the delay is over
+(reason ``backoff over`` on RabbitMQ, ``claimed (XCLAIM)`` on Redis), as the reference
+broker's comes when the visibility timeout runs out.
 
 How a run goes
 --------------
@@ -47,7 +82,7 @@ at the same calls: ``crash_before_processing`` and ``crash_after_processing`` at
 real as far as the broker can tell: the consumer's connection is closed with deliveries
 unacked, and a new connection takes its place (a ``restart`` event). RabbitMQ requeues what
 the closed channel held (``redeliver``, reason ``channel closed``); Redis keeps those entries
-pending until a consumer claims them (``redeliver``, reason ``claimed (XAUTOCLAIM)``). A lost
+pending until a consumer claims them (``redeliver``, reason ``claimed (XCLAIM)``). A lost
 ack closes the connection without sending the ack.
 
 Deliberate differences from :func:`~brokerlab.simulation.simulate`
@@ -64,11 +99,18 @@ Deliberate differences from :func:`~brokerlab.simulation.simulate`
   returned more than ``x-delivery-limit`` times is dead-lettered), so it allows one delivery
   more than the number it is given.
 - A restarted consumer comes back at once (no ``restart_delay``).
+- A scenario may be ``BrokerSetup(kind="sqs")`` as well as ``"queue"``: the reference broker's
+  SQS queue is the one that takes ``ctx.nack(delay=...)``, so chapter 07's consumer with
+  backoff runs there. On the real brokers it runs on the same queue or stream as any other
+  scenario: the SQS settings (visibility timeout, receive batch, poll interval) have no
+  counterpart, and a crashed consumer's messages come back when its channel closes (RabbitMQ)
+  or when they are claimed (Redis), not when a visibility timeout runs out.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections import deque
@@ -77,7 +119,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .clock import RealClock
-from .errors import InvalidArgument, PoisonMessage, ScenarioError
+from .errors import InvalidArgument, PoisonMessage, ScenarioError, check_range
 from .history import History
 from .scenario import Scenario
 from .simulation import DedupStore, HandlerError, Run, builtin_handler
@@ -91,6 +133,7 @@ __all__ = [
     "RabbitMQ",
     "RedisStreams",
     "draw_side_by_side",
+    "retry_waits",
     "route_topics",
     "run_live",
     "side_by_side",
@@ -106,6 +149,10 @@ DEAD_LETTER_QUEUE = "jobs.dlq"
 GROUP = "workers"
 #: A run that has not settled after this many seconds stops (``LiveRun.stopped == "duration"``).
 TIMEOUT = 30.0
+#: The longest retry delay a handler may ask for: 12 hours, SQS's limit for ChangeMessageVisibility.
+MAX_DELAY = 43_200.0
+#: A claim looks at this many pending entries at most (XPENDING's COUNT).
+PENDING_SCAN = 1000
 
 
 class _Crash(BaseException):
@@ -204,16 +251,33 @@ class LiveContext:
         run.settled.add(msg)
         run.record(c.name, "ack", msg)
 
-    def nack(self, requeue: bool = True) -> None:
-        """Give the delivery back (``requeue=True``) or dead-letter it (``requeue=False``)."""
+    def nack(self, requeue: bool = True, delay: float = 0.0) -> None:
+        """Give the delivery back (``requeue=True``) or dead-letter it (``requeue=False``).
+
+        ``delay``: seconds before the message may be delivered again (a retry's backoff,
+        0..43200 as SQS allows). Neither broker has a delayed requeue of its own, so each
+        adapter builds one that keeps the delivery count (see the module docstring, "Delayed
+        retries"): RabbitMQ's consumer keeps the delivery unacked for ``delay`` seconds and
+        then sends ``basic.nack``; Redis keeps the entry pending and a consumer claims it
+        (``XCLAIM``) once it has been idle for ``delay`` seconds.
+        """
         self._alive()
         if not isinstance(requeue, bool):
             raise InvalidArgument(f"requeue={requeue!r} is not a bool: pass True or False.")
+        check_range("delay", delay, 0, MAX_DELAY, "seconds", example=1.0)
+        if delay and not requeue:
+            raise InvalidArgument(
+                f"delay={delay!r} with requeue=False: a dead-lettered message is not retried. "
+                "Pass requeue=True with a delay, or no delay."
+            )
         run, c, msg = self._run, self._consumer, self.delivery.id
-        run.record(c.name, "nack", msg, requeue=requeue)
-        run.broker.nack(c.handle, self.delivery, requeue)
+        run.record(c.name, "nack", msg, requeue=requeue, **({"delay": delay} if delay else {}))
         self.settled = True
-        if requeue and run.comes_back(self.delivery):
+        if delay and not run.broker.delays_on_server:
+            run.hold(c, self.delivery, delay)  # basic.nack when the delay is over
+            return
+        run.broker.nack(c.handle, self.delivery, requeue, delay)
+        if requeue and not delay and run.comes_back(self.delivery):
             run.record("broker", "redeliver", msg, reason="nack")
 
     def reject(self, requeue: bool = False) -> None:
@@ -234,6 +298,10 @@ class LiveBroker:
     #: True when a nack(requeue=True) puts the message back at once (RabbitMQ); False when it
     #: waits to be claimed (Redis).
     requeues_at_once = True
+    #: True when the broker itself can hold a nacked message back for a delay (Redis: the
+    #: entry stays pending until it is claimed); False when the consumer must hold the
+    #: delivery unacked for the delay and nack it afterwards (RabbitMQ).
+    delays_on_server = False
 
     def setup(self, max_receive_count: int | None, prefetch: int) -> None:
         raise NotImplementedError  # pragma: no cover
@@ -254,7 +322,9 @@ class LiveBroker:
     def ack(self, handle: Any, d: LiveDelivery) -> None:
         raise NotImplementedError  # pragma: no cover
 
-    def nack(self, handle: Any, d: LiveDelivery, requeue: bool) -> None:
+    def nack(self, handle: Any, d: LiveDelivery, requeue: bool, delay: float = 0.0) -> None:
+        """Give ``d`` back (after ``delay`` seconds, if the broker ``delays_on_server``), or
+        dead-letter it."""
         raise NotImplementedError  # pragma: no cover
 
     def crash(self, handle: Any) -> None:
@@ -382,7 +452,12 @@ class RabbitMQ(LiveBroker):
     def ack(self, handle: Any, d: LiveDelivery) -> None:
         handle[1].basic_ack(d.tag)
 
-    def nack(self, handle: Any, d: LiveDelivery, requeue: bool) -> None:
+    def nack(self, handle: Any, d: LiveDelivery, requeue: bool, delay: float = 0.0) -> None:
+        if delay:
+            raise InvalidArgument(
+                "RabbitMQ has no delayed requeue: the consumer holds the delivery for the delay "
+                "and nacks it afterwards (run_live does it for ctx.nack(delay=...))."
+            )
         handle[1].basic_nack(d.tag, requeue=requeue)
 
     def crash(self, handle: Any) -> None:
@@ -418,6 +493,7 @@ class RedisStreams(LiveBroker):
 
     name = "Redis"
     requeues_at_once = False
+    delays_on_server = True
 
     def __init__(self, url: str, *, stream: str = QUEUE, claim_after: float = 0.0) -> None:
         import redis
@@ -426,6 +502,7 @@ class RedisStreams(LiveBroker):
         self.url = url
         self.stream = stream
         self.dlq = f"{stream}.dlq"
+        self.backoff = f"{stream}.backoff"  # entry id -> ms it must sit idle before a claim
         self.group = GROUP
         self.claim_after = claim_after
         self.max_receive_count: int | None = None
@@ -433,7 +510,7 @@ class RedisStreams(LiveBroker):
 
     def setup(self, max_receive_count: int | None, prefetch: int) -> None:
         self.max_receive_count = max_receive_count
-        self._r.delete(self.stream, self.dlq)
+        self._r.delete(self.stream, self.dlq, self.backoff)
         self._r.xgroup_create(self.stream, self.group, id="0", mkstream=True)
         self._dlq_seen = "0"
 
@@ -460,14 +537,21 @@ class RedisStreams(LiveBroker):
     def poll(self, handle: Any) -> tuple[LiveDelivery | None, list[str]]:
         r, name = handle
         claimed: list[str] = []
-        # 1. take over an entry that has waited unacked long enough (a crashed or nacked one)
-        while True:
-            _next, entries, _deleted = r.xautoclaim(
-                self.stream, self.group, name, int(self.claim_after * 1000), "0-0", count=1
-            )
+        # 1. take over a pending entry that has waited long enough: claim_after for a crashed
+        #    consumer's entry, its backoff for a nacked one. XCLAIM checks the idle time again
+        #    on the server, so two consumers never both take the same entry.
+        claim_ms = int(self.claim_after * 1000)
+        backoff = r.hgetall(self.backoff)
+        for p in r.xpending_range(self.stream, self.group, "-", "+", PENDING_SCAN):
+            entry_id = p["message_id"]
+            wait = max(claim_ms, int(backoff.get(entry_id, 0)))
+            if p["time_since_delivered"] < wait:
+                continue  # still in its backoff (or its consumer may still be on it)
+            entries = r.xclaim(self.stream, self.group, name, wait, [entry_id])
             if not entries:
-                break
+                continue  # another consumer was first, or the wait is not over after all
             entry_id, fields = entries[0]
+            r.hdel(self.backoff, entry_id)
             if fields is None:  # pragma: no cover - trimmed away meanwhile
                 r.xack(self.stream, self.group, entry_id)
                 continue
@@ -502,11 +586,20 @@ class RedisStreams(LiveBroker):
     def ack(self, handle: Any, d: LiveDelivery) -> None:
         handle[0].xack(self.stream, self.group, d.tag)
 
-    def nack(self, handle: Any, d: LiveDelivery, requeue: bool) -> None:
+    def nack(self, handle: Any, d: LiveDelivery, requeue: bool, delay: float = 0.0) -> None:
+        r, name = handle
         if not requeue:
             fields = {"id": d.id, "key": d.key or "", "payload": json.dumps(d.payload)}
-            self._dead_letter(handle[0], d.tag, fields, "rejected", d.receive_count)
-        # requeue=True: nothing to send; the entry stays pending until a consumer claims it
+            self._dead_letter(r, d.tag, fields, "rejected", d.receive_count)
+        elif delay:
+            # The entry stays pending. Its idle time starts again now (XCLAIM to itself with
+            # IDLE 0; JUSTID leaves the delivery counter alone), and the wait is written where
+            # every consumer of the group looks before it claims (the hash jobs.backoff).
+            pipe = r.pipeline(transaction=True)
+            pipe.xclaim(self.stream, self.group, name, 0, [d.tag], idle=0, justid=True)
+            pipe.hset(self.backoff, d.tag, math.ceil(delay * 1000))
+            pipe.execute()
+        # requeue=True and no delay: nothing to send; the entry stays pending until claimed
 
     def crash(self, handle: Any) -> None:
         handle[0].close()  # its pending entries stay in the group's pending entries list
@@ -594,6 +687,9 @@ class _LiveRunner:
         self.poison: set[str] = set()
         self.settled: set[str] = set()  # acked or dead-lettered
         self.dead: dict[str, dict[str, Any]] = {}
+        # deliveries a consumer keeps unacked until their retry delay is over (RabbitMQ):
+        # (when, consumer, delivery), soonest first
+        self.held: list[tuple[float, _Consumer, LiveDelivery]] = []
 
     def record(self, actor: str, kind: str, msg: str | None = None, **info: Any) -> None:
         key = info.pop("key", None)
@@ -606,6 +702,20 @@ class _LiveRunner:
         notices it on the dead-letter queue); Redis waits for a claim."""
         limit = self.scenario.broker.max_receive_count
         return self.broker.requeues_at_once and (limit is None or d.receive_count < limit)
+
+    def hold(self, c: _Consumer, d: LiveDelivery, delay: float) -> None:
+        """Keep ``d`` unacked on ``c``'s channel for ``delay`` seconds, then nack it."""
+        self.held.append((time.monotonic() + delay, c, d))
+        self.held.sort(key=lambda h: h[0])
+
+    def release(self) -> None:
+        """Nack (requeue) every held delivery whose delay is over."""
+        now = time.monotonic()
+        while self.held and self.held[0][0] <= now:
+            _when, c, d = self.held.pop(0)
+            self.broker.nack(c.handle, d, True)
+            if self.comes_back(d):
+                self.record("broker", "redeliver", d.id, reason="backoff over")
 
     def strikes(self, kind: str, msg: str) -> bool:
         planned = self.planned.get(kind)
@@ -639,6 +749,7 @@ class _LiveRunner:
             if time.monotonic() > deadline:
                 stopped = "duration"
                 break
+            self.release()
             idle = True
             for c in consumers:
                 if c.handle is None:
@@ -646,7 +757,7 @@ class _LiveRunner:
                     self.record(c.name, "restart")
                 d, claimed = b.poll(c.handle)
                 for msg in claimed:
-                    self.record("broker", "redeliver", msg, reason="claimed (XAUTOCLAIM)")
+                    self.record("broker", "redeliver", msg, reason="claimed (XCLAIM)")
                 self.notice_dead_letters()
                 if d is not None:
                     idle = False
@@ -703,11 +814,14 @@ class _LiveRunner:
         if when != "ack lost":  # a lost ack drops the connection; the process lives on
             info = {"when": when} if error is None else {"error": error, "when": when}
             self.record(c.name, "crash", d.id, **info)
-        held = not ctx.settled
+        unacked = [] if ctx.settled else [d]
+        unacked += [h[2] for h in self.held if h[1] is c]  # held for a retry delay
+        self.held = [h for h in self.held if h[1] is not c]
         self.broker.crash(c.handle)
         c.handle = None
-        if held and self.comes_back(d):
-            self.record("broker", "redeliver", d.id, reason="channel closed")
+        for u in unacked:
+            if self.comes_back(u):
+                self.record("broker", "redeliver", u.id, reason="channel closed")
 
 
 def run_live(
@@ -727,10 +841,11 @@ def run_live(
             f"scenario={scenario!r} is not a Scenario: build one with Scenario(...), e.g. "
             "Scenario(messages=5)."
         )
-    if scenario.broker.kind != "queue":
+    if scenario.broker.kind not in ("queue", "sqs"):
         raise ScenarioError(
             f"BrokerSetup(kind={scenario.broker.kind!r}): a live run has one queue (a RabbitMQ "
-            "quorum queue, or a Redis stream read by a consumer group). Use kind='queue'."
+            "quorum queue, or a Redis stream read by a consumer group). Use kind='queue' (or "
+            "'sqs', which runs on the same queue)."
         )
     if handler is not None:
         scenario = replace(scenario, consumers=replace(scenario.consumers, handler=handler))
@@ -767,6 +882,20 @@ def story(history: History, msg: str | None = None) -> dict[str, tuple[str, ...]
         else:
             events.append(word)
     return {m: tuple(v) for m, v in stories.items()}
+
+
+def retry_waits(history: History, msg: str) -> list[tuple[float, float]]:
+    """For each of ``msg``'s nacks with a ``delay``: ``(delay asked, seconds until the message
+    was delivered again or dead-lettered)``. On every broker the second is never less than the
+    first (to the millisecond Redis measures idle time in)."""
+    events = [e for e in history if e.msg == msg and e.kind in ("nack", "deliver", "dead_letter")]
+    waits = []
+    for i, e in enumerate(events):
+        if e.kind == "nack" and e.info and e.info.get("delay"):
+            after = next((n for n in events[i + 1 :] if n.kind != "nack"), None)
+            if after is not None:
+                waits.append((round(e.info["delay"], 4), round(after.time - e.time, 4)))
+    return waits
 
 
 # --- topic routing, side by side ------------------------------------------------------------------

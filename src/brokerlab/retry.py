@@ -1,24 +1,36 @@
 """Retries, dead letters and redrive: what happens to messages a consumer cannot process.
 
-Two experiments on the reference :class:`~brokerlab.queue.Queue`, pulled the SQS way, each
-recorded as a :class:`~brokerlab.history.History` for the checker:
+The chapter's consumer is one handler, ``handle(delivery, ctx)``, built by :func:`retrying`:
+do the work and ack; when the work fails, give the message back to be tried again after a
+backoff (:func:`~brokerlab.backoff.backoff_delay`), and let the queue's delivery limit (or the
+consumer's own count) send what keeps failing to the dead letters. The handler talks to the
+broker only through ``ctx``, so the very same object runs everywhere:
+
+- here, in :func:`drain` and :func:`incident`, on the reference :class:`~brokerlab.queue.Queue`
+  pulled the SQS way (``ctx.nack(delay=...)`` is SQS ``ChangeMessageVisibility``);
+- in :func:`~brokerlab.simulation.simulate`, on ``BrokerSetup(kind="sqs")``;
+- on a real RabbitMQ and a real Redis, through :mod:`brokerlab.live` (chapter 09).
+
+The two experiments, each recorded as a :class:`~brokerlab.history.History` for the checker:
 
 - :func:`drain` publishes a backlog, some of it *poison* (it fails every time) and the rest
-  failing now and then (a flaky dependency). The consumer retries a failure by hiding the
-  message for a backoff delay (SQS ``ChangeMessageVisibility``, see :mod:`brokerlab.backoff`);
-  the queue's ``max_receive_count`` (SQS ``maxReceiveCount``, quorum queues'
-  ``x-delivery-limit``) sends a message that keeps failing to the dead-letter queue. The
-  :class:`RetryRun` counts the outcomes and the time until the queue is empty;
-  :func:`plot_outcomes` draws them (the chapter's widget).
+  failing now and then (a flaky dependency). The queue's ``max_receive_count`` (SQS
+  ``maxReceiveCount``, quorum queues' ``x-delivery-limit``) sends a message that keeps failing
+  to the dead-letter queue. The :class:`RetryRun` counts the outcomes and the time until the
+  queue is empty; :func:`plot_outcomes` draws them (the chapter's widget).
 - :func:`incident` is the failure story: a bad deploy makes one kind of message fail, the DLQ
   fills, an alarm on its depth fires, the bug is fixed and the DLQ is redriven
   (``Queue.redrive``, SQS ``StartMessageMoveTask``). :func:`plot_dlq_depth` draws the depth,
   the alarm threshold and the moments that matter. The checker then shows that nothing was lost
   and nothing took effect twice.
 
-What the module adds to the queue is only the consumer: which attempts fail (seeded), how long
-the work takes, and the events it records. Dead-lettering, receive counts and the ``x-death``
-history are the queue's own.
+Which attempts fail is part of the *run*, not of the handler: the run's ``ctx.effect()``
+raises (:class:`~brokerlab.errors.PoisonMessage` for poison, :class:`ProcessingError` for a
+failure drawn from the seeded ``failure_rate`` or caused by the bad deploy), as the
+simulation's and the live runs' ``ctx.effect()`` raise for a ``poison_message`` fault. The
+pull loop (:class:`PullContext` and the loop behind it) is the broker's side and the consumer
+process around the handler: receive, record, hand over. Dead-lettering, receive counts and
+the ``x-death`` history are the queue's own.
 
 >>> run = drain(messages=20, failure_rate=0.2, poison=1, max_attempts=4, seed=1)
 >>> run.outcomes["dead-lettered"], sum(run.outcomes.values())
@@ -34,15 +46,19 @@ from typing import Any
 from .backoff import JITTERS, backoff_delay
 from .checker import Report, check
 from .clock import VirtualClock
-from .errors import InvalidType, check_choice, check_range
+from .errors import InvalidArgument, InvalidType, PoisonMessage, check_choice, check_range
 from .history import History
 from .plots import figure_and_ax
 from .queue import Queue
+from .simulation import DedupStore
 
 __all__ = [
     "OUTCOMES",
     "Incident",
+    "ProcessingError",
+    "PullContext",
     "RetryRun",
+    "Retrying",
     "drain",
     "incident",
     "plot_dlq_depth",
@@ -54,6 +70,7 @@ __all__ = [
 OUTCOMES = ("processed first time", "processed after retries", "dead-lettered")
 PROCESSING_TIME = 0.1  # seconds of work per attempt
 RECEIVE_BATCH = 10  # SQS ReceiveMessage returns at most 10
+CONSUMER = "consumer"  # the one consumer process of drain() and incident()
 
 
 def _whole(name: str, value: Any, low: int, high: int, unit: str, example: int) -> int:
@@ -63,45 +80,214 @@ def _whole(name: str, value: Any, low: int, high: int, unit: str, example: int) 
     return value
 
 
-@dataclass(frozen=True)
-class RetryRun:
-    """What :func:`drain` measured.
+class ProcessingError(Exception):
+    """The work on a message failed this time: a flaky dependency timed out, a bad deploy broke
+    it. Unlike a :class:`~brokerlab.errors.PoisonMessage`, the same message may work on a later
+    try. Raised by ``ctx.effect()`` in :func:`drain` and :func:`incident`."""
 
-    ``outcomes`` counts messages by :data:`OUTCOMES` (they sum to the messages sent);
-    ``retries`` is the number of attempts after each message's first (a message's last failure
-    is not retried: the queue dead-letters it); ``attempts`` maps each
-    message to the attempts it took; ``drained_at`` is when the queue became empty (every
-    message acked or dead-lettered); ``dlq_depth`` lists ``(time, depth)`` of the DLQ after each
-    change; ``dead`` holds the dead letters as the DLQ keeps them (with ``x-death``).
+
+# --- the consumer: one handler, for every broker --------------------------------------------
+
+
+class Retrying:
+    """Chapter 07's consumer, a handler ``handle(delivery, ctx)``. Build it with :func:`retrying`.
+
+    It does the work (``ctx.effect()``) and acks. When the work raises, it gives the message
+    back with ``ctx.nack(requeue=True, delay=wait)``: ``wait`` is the backoff before this
+    retry, or no wait at all when the handler has no backoff (``base=None``). With
+    ``max_attempts`` set it also counts for itself and, on the last failed attempt, rejects
+    the message (``ctx.nack(requeue=False)``), which dead-letters it at once (reason
+    ``rejected``); without, the queue's delivery limit dead-letters it (``delivery_limit``).
     """
 
-    settings: dict[str, Any]
-    outcomes: dict[str, int]
-    retries: int
-    attempts: dict[str, int]
-    drained_at: float
-    dlq_depth: tuple[tuple[float, int], ...]
-    dead: tuple
-    history: History
-    report: Report
+    def __init__(
+        self,
+        max_attempts: int | None,
+        base: float | None,
+        cap: float,
+        jitter: str,
+        rng: random.Random,
+    ) -> None:
+        self.max_attempts = max_attempts
+        self.base = base
+        self.cap = cap
+        self.jitter = jitter
+        self.rng = rng
+        self.last_wait: dict[str, float] = {}  # message id -> its last backoff
+        self.__name__ = "retrying"  # what a Scenario's repr calls the handler
+
+    def __call__(self, delivery: Any, ctx: Any) -> None:
+        try:
+            ctx.effect()  # the work: it raises when it fails
+        except Exception:  # any failure of the work; a crash is not an Exception
+            self.failed(delivery, ctx)
+            return
+        ctx.ack()
+
+    def failed(self, delivery: Any, ctx: Any) -> None:
+        """The work failed on this delivery: give up, or give the message back for a retry."""
+        attempt = delivery.receive_count  # deliveries so far, this one included
+        if self.max_attempts is not None and attempt >= self.max_attempts:
+            ctx.nack(requeue=False)  # give up: to the dead letters now (reason "rejected")
+        elif self.base is None:
+            ctx.nack(requeue=True)  # try again at once
+        else:
+            ctx.nack(requeue=True, delay=self.backoff(delivery.id, attempt))
+
+    def backoff(self, msg: str, attempt: int) -> float:
+        """Seconds to wait before retrying ``msg`` after its ``attempt``-th failed try."""
+        wait = backoff_delay(
+            attempt,
+            base=self.base,
+            cap=self.cap,
+            jitter=self.jitter,
+            rng=self.rng,
+            previous=self.last_wait.get(msg) if attempt > 1 else None,  # decorrelated jitter
+        )
+        self.last_wait[msg] = wait
+        return wait
 
     def __repr__(self) -> str:
-        o = ", ".join(f"{k}: {v}" for k, v in self.outcomes.items())
-        return f"RetryRun({o}; {self.retries} retries; drained at t={self.drained_at:g}s)"
+        backoff = (
+            "no backoff"
+            if self.base is None
+            else f"base={self.base:g}, cap={self.cap:g}, jitter={self.jitter!r}"
+        )
+        return f"retrying(max_attempts={self.max_attempts}, {backoff})"
 
 
-class _Consumer:
-    """The pull loop shared by both experiments: receive, work, ack or back off."""
+def retrying(
+    max_attempts: int | None = None,
+    *,
+    base: float | None = None,
+    cap: float = 30.0,
+    jitter: str = "full",
+    seed: int = 0,
+    rng: random.Random | None = None,
+) -> Retrying:
+    """This chapter's consumer as a handler ``handle(delivery, ctx)`` (a :class:`Retrying`).
 
-    def __init__(self, queue: Queue, dlq: Queue, history: History, rng: random.Random) -> None:
-        self.queue, self.dlq, self.history, self.rng = queue, dlq, history, rng
+    - ``max_attempts``: ``None`` lets the queue's own delivery limit decide when to stop
+      (``max_receive_count``: SQS ``maxReceiveCount``, RabbitMQ quorum queues'
+      ``x-delivery-limit``), and it dead-letters the message (reason ``delivery_limit``). ``N``
+      makes the consumer count for itself (``delivery.receive_count``) and reject the message on
+      its N-th failure, which dead-letters it at once (reason ``rejected``).
+    - ``base``, ``cap``, ``jitter``: the backoff before each retry
+      (:func:`~brokerlab.backoff.backoff_delay`, seconds). ``base=None`` (the default) retries
+      at once, with no backoff.
+    - ``seed`` or ``rng``: where the jitter's draws come from (``random.Random(seed)`` unless
+      ``rng`` is given), so a run repeats exactly.
+
+    >>> handle = retrying(4, base=1, cap=30)
+    >>> handle
+    retrying(max_attempts=4, base=1, cap=30, jitter='full')
+    """
+    if max_attempts is not None:
+        _whole("max_attempts", max_attempts, 1, 1000, "attempts", 3)
+    if base is not None:
+        backoff_delay(1, base=base, cap=cap, jitter=jitter)  # a bad base or cap raises here
+    check_choice("jitter", jitter, JITTERS)
+    if rng is None:
+        _whole("seed", seed, 0, 2**63, "(any whole number)", 0)
+        rng = random.Random(seed)
+    elif not isinstance(rng, random.Random):
+        raise InvalidType(f"rng={rng!r} is not a random.Random: pass e.g. rng=random.Random(0).")
+    return Retrying(max_attempts, base, cap, jitter, rng)
+
+
+# --- the broker side: a reference queue, pulled the SQS way -----------------------------------
+
+
+class PullContext:
+    """``ctx`` for a handler that pulls from a reference :class:`~brokerlab.queue.Queue` the SQS
+    way (in :func:`drain` and :func:`incident`): the calls of the simulation's
+    :class:`~brokerlab.simulation.SqsContext` and of :class:`~brokerlab.live.LiveContext`.
+
+    - ``ctx.effect()`` does the work (a ``process`` event), or raises this attempt's failure,
+      which the run decided (:class:`~brokerlab.errors.PoisonMessage`, :class:`ProcessingError`);
+    - ``ctx.ack()`` deletes the message (SQS ``DeleteMessage``);
+    - ``ctx.nack(requeue=True, delay=d)`` makes it visible again ``d`` seconds from now (SQS
+      ``ChangeMessageVisibility``; 0, the default, at once). If its receives are used up
+      (``max_receive_count``), the queue dead-letters it instead of handing it out again;
+    - ``ctx.nack(requeue=False)`` sends it to the dead-letter queue now (reason ``rejected``;
+      SQS has no reject: this stands for a consumer that moves it to the DLQ and deletes it).
+    """
+
+    def __init__(self, loop: _PullLoop, delivery: Any) -> None:
+        self._loop = loop
+        self.delivery = delivery
+        self.store = loop.store
+        self.consumer = CONSUMER
+        self.settled = False
+
+    @property
+    def now(self) -> float:
+        return self._loop.clock.now()
+
+    def effect(self, value: Any = None, *, remember: Any = None) -> None:
+        """Do the work (a ``process`` event), unless the run makes this attempt fail."""
+        loop, msg = self._loop, self.delivery.id
+        error = loop.failure(self.delivery)
+        if error is not None:
+            raise error
+        loop.history.record(
+            self.now, CONSUMER, "process", msg, **({} if value is None else {"value": value})
+        )
+        if remember is not None:
+            self.store.add(remember)
+
+    def ack(self) -> None:
+        """Delete the message: the queue forgets it."""
+        loop, d = self._loop, self.delivery
+        loop.queue.ack(d)
+        self.settled = True
+        loop.history.record(self.now, CONSUMER, "ack", d.id)
+        loop.wake.pop(d.id, None)
+
+    def nack(self, requeue: bool = True, delay: float = 0.0) -> None:
+        """Visible again after ``delay`` seconds (``requeue=True``), or to the dead letters."""
+        if not isinstance(requeue, bool):
+            raise InvalidArgument(f"requeue={requeue!r} is not a bool: pass True or False.")
+        if delay and not requeue:
+            raise InvalidArgument(
+                f"delay={delay!r} with requeue=False: a dead-lettered message is not retried. "
+                "Pass requeue=True with a delay, or no delay."
+            )
+        loop, d = self._loop, self.delivery
+        if requeue:
+            loop.queue.change_visibility(d, delay)
+        else:
+            loop.queue.nack(d, requeue=False)
+        self.settled = True
+        info = {"delay": round(delay, 3)} if delay else {}
+        loop.history.record(self.now, CONSUMER, "nack", d.id, requeue=requeue, **info)
+        if requeue:
+            loop.wake[d.id] = self.now + delay
+
+    def reject(self, requeue: bool = False) -> None:
+        """Like :meth:`nack`, dead-lettering by default."""
+        self.nack(requeue)
+
+    def __repr__(self) -> str:
+        return f"PullContext({self.delivery.id}, t={self.now:g})"
+
+
+class _PullLoop:
+    """One consumer process on a reference queue, as an SQS consumer loops: receive up to 10
+    messages, hand each to the handler (0.1 s of work each), receive again; when nothing is
+    visible, sleep until the next backoff ends. It records every event in ``history``."""
+
+    def __init__(
+        self, queue: Queue, dlq: Queue, handler: Any, history: History, failure: Any
+    ) -> None:
+        self.queue, self.dlq, self.handler, self.history = queue, dlq, handler, history
+        self.failure = failure  # delivery -> the exception its work raises this time, or None
         self.clock = queue.clock
-        self.wake: dict[str, float] = {}  # message id -> when its backoff ends
-        self.waits: dict[str, float] = {}  # message id -> its last backoff (decorrelated jitter)
+        self.store = DedupStore()
+        self.wake: dict[str, float] = {}  # message id -> when it is visible again
         self.attempts: dict[str, int] = {}
         self.dead_seen: set[str] = set()
         self.depth: list[tuple[float, int]] = [(0.0, 0)]
-        self.retries = 0
         self.redriven: set[str] = set()
 
     def notice_dead_letters(self) -> None:
@@ -116,8 +302,8 @@ class _Consumer:
         if depth != self.depth[-1][1]:
             self.depth.append((self.clock.now(), depth))
 
-    def step(self, fails: Any, backoff: dict[str, Any]) -> bool:
-        """One receive and the work on what came back. False when nothing was received."""
+    def step(self) -> bool:
+        """One receive and the handler on each message received. False when nothing came."""
         now = self.clock.now()
         for m in [m for m, t in self.wake.items() if t <= now]:
             del self.wake[m]
@@ -132,38 +318,22 @@ class _Consumer:
                 self.history.record(
                     self.clock.now(), "broker", "redeliver", d.id, reason="backoff over"
                 )
+            redelivered = again or d.id in self.redriven
             self.history.record(
-                self.clock.now(),
-                "consumer",
-                "deliver",
-                d.id,
-                redelivered=again or d.id in self.redriven,
+                self.clock.now(), CONSUMER, "deliver", d.id, redelivered=redelivered
             )
             self.clock.advance(PROCESSING_TIME)
-            if fails(d):
-                retry = d.receive_count
-                wait = backoff_delay(retry, rng=self.rng, previous=self.waits.get(d.id), **backoff)
-                self.waits[d.id] = wait
-                self.queue.change_visibility(d, wait)
-                self.history.record(
-                    self.clock.now(), "consumer", "nack", d.id, requeue=True, delay=round(wait, 3)
-                )
-                self.wake[d.id] = self.clock.now() + wait
-                self.retries += 1
-            else:
-                self.history.record(self.clock.now(), "consumer", "process", d.id)
-                self.queue.ack(d)
-                self.history.record(self.clock.now(), "consumer", "ack", d.id)
-                self.wake.pop(d.id, None)
+            ctx = PullContext(self, d)
+            self.handler(d, ctx)
+            if not ctx.settled:  # neither deleted nor given back: its visibility timeout runs
+                self.wake[d.id] = self.clock.now() + self.queue.visibility_timeout
         self.notice_dead_letters()
         return True
 
-    def run_until_idle(
-        self, fails: Any, backoff: dict[str, Any], until: float | None = None
-    ) -> None:
+    def run_until_idle(self, until: float | None = None) -> None:
         """Receive and work until nothing is left in flight (or the clock reaches ``until``)."""
         while True:
-            if self.step(fails, backoff):
+            if self.step():
                 continue
             due = [t for t in self.wake.values() if until is None or t <= until]
             if not due:
@@ -174,11 +344,51 @@ class _Consumer:
             self.clock.advance_to(max(self.clock.now(), min(due)))
 
 
+# --- drain: a backlog, some poison, some flaky ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryRun:
+    """What :func:`drain` measured.
+
+    ``outcomes`` counts messages by :data:`OUTCOMES` (they sum to the messages sent);
+    ``retries`` is the number of attempts after each message's first (a message's last failure
+    is not retried: the queue dead-letters it); ``attempts`` maps each
+    message to the attempts it took; ``drained_at`` is when the queue became empty (every
+    message acked or dead-lettered); ``dlq_depth`` lists ``(time, depth)`` of the DLQ after each
+    change; ``dead`` holds the dead letters as the DLQ keeps them (with ``x-death``);
+    ``handler`` is the consumer that ran.
+    """
+
+    settings: dict[str, Any]
+    outcomes: dict[str, int]
+    retries: int
+    attempts: dict[str, int]
+    drained_at: float
+    dlq_depth: tuple[tuple[float, int], ...]
+    dead: tuple
+    history: History
+    report: Report
+    handler: Any = None
+
+    def __repr__(self) -> str:
+        o = ", ".join(f"{k}: {v}" for k, v in self.outcomes.items())
+        return f"RetryRun({o}; {self.retries} retries; drained at t={self.drained_at:g}s)"
+
+
 def _queues(max_attempts: int) -> tuple[VirtualClock, Queue, Queue]:
     clock = VirtualClock()
     dlq = Queue("orders-dlq", clock=clock)
     queue = Queue("orders", clock=clock, dead_letter=dlq, max_receive_count=max_attempts)
     return clock, queue, dlq
+
+
+def _check_handler(handler: Any) -> None:
+    if handler is not None and not callable(handler):
+        raise InvalidType(
+            f"handler={handler!r} is not a function: pass a handler handle(delivery, ctx), e.g. "
+            "retrying(base=1), or None for the chapter's consumer."
+        )
 
 
 def drain(
@@ -191,37 +401,54 @@ def drain(
     cap: float = 30.0,
     jitter: str = "full",
     seed: int = 0,
+    handler: Any = None,
 ) -> RetryRun:
     """Publish ``messages`` at t=0 and let one consumer work the queue empty.
 
     ``poison`` of them (chosen from ``seed``) fail at every attempt; every other attempt fails
-    with probability ``failure_rate``. A failed message is hidden for a :func:`backoff_delay`
-    (``base``, ``cap``, ``jitter``) and comes back; the queue dead-letters it after
-    ``max_attempts`` receives (``max_receive_count``). Each attempt takes 0.1 s of work.
+    with probability ``failure_rate``. The consumer is ``handler``, by default the chapter's
+    ``retrying(base=base, cap=cap, jitter=jitter)`` drawing its jitter from the run's seeded
+    random source: a failed message is hidden for its backoff and comes back; the queue
+    dead-letters it after ``max_attempts`` receives (``max_receive_count``). Each attempt takes
+    0.1 s of work.
     """
     _whole("messages", messages, 1, 1000, "messages", 40)
     check_range("failure_rate", failure_rate, 0, 1, "(a probability)", example=0.3)
     _whole("poison", poison, 0, messages, "messages", 2)
     _whole("max_attempts", max_attempts, 1, 1000, "receives (SQS maxReceiveCount)", 5)
     check_choice("jitter", jitter, JITTERS)
-    backoff = {"base": base, "cap": cap, "jitter": jitter}
-    backoff_delay(1, **backoff)  # a bad base or cap raises here, before anything runs
+    _check_handler(handler)
     rng = random.Random(seed)
+    if handler is None:
+        handler = retrying(base=base, cap=cap, jitter=jitter, rng=rng)
+    else:
+        backoff_delay(1, base=base, cap=cap, jitter=jitter)  # a bad base or cap still raises
     _, queue, dlq = _queues(max_attempts)
     history = History()
     ids = [queue.publish({"order": n}).id for n in range(1, messages + 1)]
     for m in ids:
         history.record(0.0, "producer", "publish", m)
     bad = set(rng.sample(ids, poison))
-    consumer = _Consumer(queue, dlq, history, rng)
-    consumer.run_until_idle(lambda d: d.id in bad or rng.random() < failure_rate, backoff)
+
+    def failure(d: Any) -> Exception | None:
+        if d.id in bad:
+            return PoisonMessage(f"{d.id} is poison: processing it fails at every attempt.")
+        if rng.random() < failure_rate:
+            return ProcessingError(
+                f"{d.id}: the payment service timed out (a transient failure, drawn with "
+                f"failure_rate={failure_rate})."
+            )
+        return None
+
+    loop = _PullLoop(queue, dlq, handler, history, failure)
+    loop.run_until_idle()
     settled = [e.time for e in history.of_kind("ack", "dead_letter")]
     dead = {m.id for m in dlq.peek()}
     outcomes = dict.fromkeys(OUTCOMES, 0)
     for m in ids:
         if m in dead:
             outcomes["dead-lettered"] += 1
-        elif consumer.attempts.get(m, 0) == 1:
+        elif loop.attempts.get(m, 0) == 1:
             outcomes["processed first time"] += 1
         else:
             outcomes["processed after retries"] += 1
@@ -230,19 +457,22 @@ def drain(
         failure_rate=failure_rate,
         poison=poison,
         max_attempts=max_attempts,
-        **backoff,
+        base=base,
+        cap=cap,
+        jitter=jitter,
         seed=seed,
     )
     return RetryRun(
         settings,
         outcomes,
-        sum(consumer.attempts.values()) - len(consumer.attempts),
-        dict(consumer.attempts),
+        sum(loop.attempts.values()) - len(loop.attempts),
+        dict(loop.attempts),
         round(max(settled, default=0.0), 6),
-        tuple(consumer.depth),
+        tuple(loop.depth),
         tuple(dlq.peek()),
         history,
         check(history),
+        handler,
     )
 
 
@@ -313,7 +543,8 @@ class Incident:
 
     ``alarm_at`` is when the depth first reached ``threshold`` (None if never), ``redrive_at``
     when the DLQ was redriven, ``redriven`` how many messages moved, ``drained_at`` when the last
-    message was settled. ``report`` is the checker's verdict on the whole history.
+    message was settled. ``report`` is the checker's verdict on the whole history; ``handler``
+    the consumer that ran.
     """
 
     dlq_depth: tuple[tuple[float, int], ...]
@@ -326,6 +557,7 @@ class Incident:
     dead: tuple
     history: History
     report: Report
+    handler: Any = None
 
     def __repr__(self) -> str:
         alarm = "never" if self.alarm_at is None else f"t={self.alarm_at:g}s"
@@ -344,14 +576,16 @@ def incident(
     redrive_at: float = 100.0,
     max_attempts: int = 3,
     seed: int = 0,
+    handler: Any = None,
 ) -> Incident:
     """Orders arrive one a second; while the bug is live, every gift-card order fails.
 
     One order in four pays by gift card. A deploy at ``bug[0]`` breaks their handling and the
-    fix goes out at ``bug[1]``. Failures retry with full-jitter backoff (base 1 s, cap 10 s) and
-    go to the DLQ after ``max_attempts`` receives. An alarm watches the DLQ depth (like a
-    CloudWatch alarm on the DLQ's ``ApproximateNumberOfMessagesVisible``) and fires when it
-    reaches ``threshold``. At ``redrive_at`` the DLQ is redriven to its source queue.
+    fix goes out at ``bug[1]``. The consumer is ``handler``, by default the chapter's
+    ``retrying(base=1, cap=10)`` (full jitter, drawn from ``seed``): failures retry with
+    backoff and go to the DLQ after ``max_attempts`` receives. An alarm watches the DLQ depth
+    (like a CloudWatch alarm on the DLQ's ``ApproximateNumberOfMessagesVisible``) and fires
+    when it reaches ``threshold``. At ``redrive_at`` the DLQ is redriven to its source queue.
     """
     _whole("messages", messages, 1, 1000, "messages", 120)
     _whole("threshold", threshold, 1, 1000, "messages", 5)
@@ -361,42 +595,48 @@ def incident(
             f"bug={bug!r} must be (start, end) seconds with start <= end, e.g. (30, 70)."
         )
     check_range("redrive_at", redrive_at, bug[1], 1e6, "seconds (after the fix)", example=100)
+    _check_handler(handler)
     rng = random.Random(seed)
+    if handler is None:
+        handler = retrying(base=1.0, cap=10.0, jitter="full", rng=rng)
     clock, queue, dlq = _queues(max_attempts)
     history = History()
-    consumer = _Consumer(queue, dlq, history, rng)
-    backoff = {"base": 1.0, "cap": 10.0, "jitter": "full"}
     gift = set()
 
-    def fails(d: Any) -> bool:
-        return d.id in gift and bug[0] <= clock.now() < bug[1]
+    def failure(d: Any) -> Exception | None:
+        if d.id in gift and bug[0] <= clock.now() < bug[1]:
+            return ProcessingError(
+                f"{d.id}: gift-card payments are broken by the deploy of t={bug[0]:g}s."
+            )
+        return None
 
+    loop = _PullLoop(queue, dlq, handler, history, failure)
     moved = -1
 
     def redrive() -> int:
-        consumer.run_until_idle(fails, backoff, until=redrive_at)
-        consumer.redriven = {m.id for m in dlq.peek()}
+        loop.run_until_idle(until=redrive_at)
+        loop.redriven = {m.id for m in dlq.peek()}
         for m in dlq.peek():
             history.record(clock.now(), "broker", "redeliver", m.id, reason="redrive")
         n = dlq.redrive()
-        consumer.notice_dead_letters()
+        loop.notice_dead_letters()
         return n
 
     for n in range(messages):
         if moved < 0 and redrive_at <= n:
             dead, moved = tuple(dlq.peek()), redrive()
-        consumer.run_until_idle(fails, backoff, until=float(n))
+        loop.run_until_idle(until=float(n))
         m = queue.publish({"order": n + 1, "pay": "gift card" if n % 4 == 3 else "card"})
         if n % 4 == 3:
             gift.add(m.id)
         history.record(clock.now(), "producer", "publish", m.id)
     if moved < 0:
         dead, moved = tuple(dlq.peek()), redrive()
-    consumer.run_until_idle(fails, backoff)
-    alarm = next((t for t, depth in consumer.depth if depth >= threshold), None)
+    loop.run_until_idle()
+    alarm = next((t for t, depth in loop.depth if depth >= threshold), None)
     settled = [e.time for e in history.of_kind("ack", "dead_letter")]
     return Incident(
-        tuple(consumer.depth),
+        tuple(loop.depth),
         threshold,
         (float(bug[0]), float(bug[1])),
         alarm,
@@ -406,6 +646,7 @@ def incident(
         dead,
         history,
         check(history),
+        handler,
     )
 
 
@@ -447,36 +688,3 @@ def plot_dlq_depth(story: Incident, ax: Any = None) -> Any:
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.set_title("Watching the dead-letter queue")
     return fig
-
-
-# --- the same consumer as a handler: for simulate() and for real brokers (brokerlab.live) -------
-
-
-def retrying(max_attempts: int | None = None) -> Any:
-    """This chapter's consumer as a handler ``handle(delivery, ctx)``: do the work and ack; when
-    the work fails (``PoisonMessage``), give the message back to be tried again.
-
-    With ``max_attempts=None`` the queue's own delivery limit decides when to stop
-    (``max_receive_count``: SQS ``maxReceiveCount``, RabbitMQ quorum queues'
-    ``x-delivery-limit``) and dead-letters the message (reason ``delivery_limit``). With
-    ``max_attempts=N`` the consumer counts for itself (``delivery.receive_count``) and rejects
-    the message on its N-th failure, which dead-letters it at once (reason ``rejected``).
-    The handler gives a failed message back at once: the backoff of :func:`drain` needs a
-    delay the broker applies (SQS visibility, a RabbitMQ retry queue with a TTL), which a
-    handler cannot ask for through ``ctx``.
-    """
-    if max_attempts is not None:
-        _whole("max_attempts", max_attempts, 1, 1000, "attempts", 3)
-
-    def retry_then_dead_letter(delivery: Any, ctx: Any) -> None:
-        from .errors import PoisonMessage
-
-        try:
-            ctx.effect()
-        except PoisonMessage:
-            last = max_attempts is not None and delivery.receive_count >= max_attempts
-            ctx.nack(requeue=not last)
-            return
-        ctx.ack()
-
-    return retry_then_dead_letter
