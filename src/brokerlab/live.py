@@ -99,12 +99,13 @@ Deliberate differences from :func:`~brokerlab.simulation.simulate`
   returned more than ``x-delivery-limit`` times is dead-lettered), so it allows one delivery
   more than the number it is given.
 - A restarted consumer comes back at once (no ``restart_delay``).
-- A scenario may be ``BrokerSetup(kind="sqs")`` as well as ``"queue"``: the reference broker's
-  SQS queue is the one that takes ``ctx.nack(delay=...)``, so chapter 07's consumer with
-  backoff runs there. On the real brokers it runs on the same queue or stream as any other
-  scenario: the SQS settings (visibility timeout, receive batch, poll interval) have no
-  counterpart, and a crashed consumer's messages come back when its channel closes (RabbitMQ)
-  or when they are claimed (Redis), not when a visibility timeout runs out.
+- A scenario may be ``BrokerSetup(kind="sqs")`` as well as ``"queue"``. Both reference setups
+  take ``ctx.nack(delay=...)``: the queue setup as the RabbitMQ adapter does (the consumer
+  holds the delivery, then nacks), the SQS setup with ``ChangeMessageVisibility``. On the real
+  brokers an SQS scenario runs on the same queue or stream as any other: the SQS settings
+  (visibility timeout, receive batch, poll interval) have no counterpart, and a crashed
+  consumer's messages come back when its channel closes (RabbitMQ) or when they are claimed
+  (Redis), not when a visibility timeout runs out.
 """
 
 from __future__ import annotations
@@ -119,8 +120,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .clock import RealClock
-from .errors import InvalidArgument, PoisonMessage, ScenarioError, check_range
+from .errors import InvalidArgument, PoisonMessage, ScenarioError
 from .history import History
+from .queue_limits import check_nack
 from .scenario import Scenario
 from .simulation import DedupStore, HandlerError, Run, builtin_handler
 
@@ -149,8 +151,6 @@ DEAD_LETTER_QUEUE = "jobs.dlq"
 GROUP = "workers"
 #: A run that has not settled after this many seconds stops (``LiveRun.stopped == "duration"``).
 TIMEOUT = 30.0
-#: The longest retry delay a handler may ask for: 12 hours, SQS's limit for ChangeMessageVisibility.
-MAX_DELAY = 43_200.0
 #: A claim looks at this many pending entries at most (XPENDING's COUNT).
 PENDING_SCAN = 1000
 
@@ -262,14 +262,7 @@ class LiveContext:
         (``XCLAIM``) once it has been idle for ``delay`` seconds.
         """
         self._alive()
-        if not isinstance(requeue, bool):
-            raise InvalidArgument(f"requeue={requeue!r} is not a bool: pass True or False.")
-        check_range("delay", delay, 0, MAX_DELAY, "seconds", example=1.0)
-        if delay and not requeue:
-            raise InvalidArgument(
-                f"delay={delay!r} with requeue=False: a dead-lettered message is not retried. "
-                "Pass requeue=True with a delay, or no delay."
-            )
+        check_nack(requeue, delay)
         run, c, msg = self._run, self._consumer, self.delivery.id
         run.record(c.name, "nack", msg, requeue=requeue, **({"delay": delay} if delay else {}))
         self.settled = True

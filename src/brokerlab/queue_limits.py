@@ -34,6 +34,20 @@ def check_visibility(name: str, value: Any, *, who: str = "SQS") -> float:
     )
 
 
+def check_nack(requeue: Any, delay: Any = 0.0) -> None:
+    """The arguments of a handler's ``ctx.nack(requeue, delay)``, the same on every broker:
+    ``requeue`` a bool; ``delay`` (a retry's backoff) 0..43200 seconds, the longest SQS
+    visibility timeout, and only with ``requeue=True``."""
+    if not isinstance(requeue, bool):
+        raise InvalidArgument(f"requeue={requeue!r} is not a bool: pass True or False.")
+    check_range("delay", delay, 0, VISIBILITY_MAX, "seconds", example=1.0)
+    if delay and not requeue:
+        raise InvalidArgument(
+            f"delay={delay!r} with requeue=False: a dead-lettered message is not retried. "
+            "Pass requeue=True with a delay, or no delay."
+        )
+
+
 def check_delay_and_ttl(delay: Any = None, ttl: Any = None) -> None:
     """A per-message ``delay`` (SQS: 0..900 s) and ``ttl`` (0..TTL_MAX s), each optional."""
     if delay is not None:

@@ -46,10 +46,11 @@ from typing import Any
 from .backoff import JITTERS, backoff_delay
 from .checker import Report, check
 from .clock import VirtualClock
-from .errors import InvalidArgument, InvalidType, PoisonMessage, check_choice, check_range
+from .errors import InvalidType, PoisonMessage, check_choice, check_range
 from .history import History
 from .plots import figure_and_ax
 from .queue import Queue
+from .queue_limits import check_nack
 from .simulation import DedupStore
 
 __all__ = [
@@ -246,13 +247,7 @@ class PullContext:
 
     def nack(self, requeue: bool = True, delay: float = 0.0) -> None:
         """Visible again after ``delay`` seconds (``requeue=True``), or to the dead letters."""
-        if not isinstance(requeue, bool):
-            raise InvalidArgument(f"requeue={requeue!r} is not a bool: pass True or False.")
-        if delay and not requeue:
-            raise InvalidArgument(
-                f"delay={delay!r} with requeue=False: a dead-lettered message is not retried. "
-                "Pass requeue=True with a delay, or no delay."
-            )
+        check_nack(requeue, delay)
         loop, d = self._loop, self.delivery
         if requeue:
             loop.queue.change_visibility(d, delay)

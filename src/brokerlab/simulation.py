@@ -157,6 +157,7 @@ from .faults import Fault
 from .history import History
 from .message import Delivery, Message
 from .queue import Queue
+from .queue_limits import check_nack
 from .scenario import MODES, Scenario
 from .scheduler import Scheduler
 
@@ -411,12 +412,30 @@ class Context:
         sim.record(sim.clock.now(), c.name, "ack", msg, **c.group_info)
         sim.pump()
 
-    def nack(self, requeue: bool = True) -> None:
-        """Give the delivery back: to the queue (``requeue=True``) or to the dead letters."""
+    def nack(self, requeue: bool = True, delay: float = 0.0) -> None:
+        """Give the delivery back: to the queue (``requeue=True``) or to the dead letters.
+
+        ``delay``: seconds to wait before giving it back (a retry's backoff, 0 to 43200).
+        RabbitMQ has no delayed requeue, so the consumer keeps the delivery unacked for
+        ``delay`` seconds and then sends ``basic.nack``: the quorum queue's
+        ``x-delivery-count`` still counts the return, so the delivery limit still applies (a
+        retry queue with a TTL would reset it). :mod:`brokerlab.live` does the same on a real
+        RabbitMQ. While held, the delivery takes a prefetch slot; if the channel closes first
+        (a crash, or ``consumer_timeout`` for a hold over 30 minutes) it goes back at once.
+        The ``nack`` records ``delay``; the ``redeliver`` is recorded when the delay is over.
+        """
         self._count("nack")
-        if not isinstance(requeue, bool):
-            raise InvalidArgument(f"requeue={requeue!r} is not a bool: pass True or False.")
+        check_nack(requeue, delay)
         sim, c, d, msg = self._sim, self._consumer, self.delivery, self._msg
+        if delay:
+            self.settled = True
+            sim.record(
+                sim.clock.now(), c.name, "nack", msg, requeue=True, delay=delay, **c.group_info
+            )
+            sim.sched.after(delay, c.give_back, c.incarnation, d)
+            if delay > CONSUMER_TIMEOUT:
+                sim.sched.after(CONSUMER_TIMEOUT, c.timeout, c.incarnation, d.delivery_tag)
+            return
         sim.dead_now.clear()
         c.channel.nack(d, requeue)
         self.settled = True
@@ -631,15 +650,9 @@ class SqsContext(Context):
         when the delay runs out, and the ``nack`` records ``delay``.
         """
         self._count("nack")
-        if not isinstance(requeue, bool):
-            raise InvalidArgument(f"requeue={requeue!r} is not a bool: pass True or False.")
+        check_nack(requeue, delay)
         sim, c, d, msg = self._sim, self._consumer, self.delivery, self._msg
         q = sim.queues["jobs"]
-        if delay and not requeue:
-            raise InvalidArgument(
-                f"delay={delay!r} with requeue=False: a dead-lettered message is not retried. "
-                "Pass requeue=True with a delay, or no delay."
-            )
         sim.dead_now.clear()
         if requeue:
             q.change_visibility(d, delay)  # visible again after delay (or the DLQ, at the limit)
@@ -859,6 +872,18 @@ class _QueueConsumer:
             sim.sched.after(sim.processing_time, self.handle, incarnation)
         else:
             self.busy = False
+
+    def give_back(self, incarnation: int, d: Delivery) -> None:
+        """The delay of a ``ctx.nack(delay=...)`` is over: nack the held delivery now (unless
+        its channel closed meanwhile, which gave it back already)."""
+        if incarnation != self.incarnation or self.channel is None:
+            return
+        sim = self.sim
+        sim.dead_now.clear()
+        self.channel.nack(d, True)
+        if d.message.id not in sim.dead_now:
+            sim.record(sim.clock.now(), "broker", "redeliver", d.message.id, reason="backoff over")
+        sim.pump()
 
     def timeout(self, incarnation: int, tag: int) -> None:
         if incarnation != self.incarnation or self.channel is None:
