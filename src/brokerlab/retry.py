@@ -8,7 +8,9 @@ broker only through ``ctx``, so the very same object runs everywhere:
 
 - here, in :func:`drain` and :func:`incident`, on the reference :class:`~brokerlab.queue.Queue`
   pulled the SQS way (``ctx.nack(delay=...)`` is SQS ``ChangeMessageVisibility``);
-- in :func:`~brokerlab.simulation.simulate`, on ``BrokerSetup(kind="sqs")``;
+- in :func:`~brokerlab.simulation.simulate`, on either setup: ``BrokerSetup(kind="sqs")``
+  (``ChangeMessageVisibility``) or the default queue, where the consumer holds the delivery for
+  the delay and then nacks it, as on RabbitMQ;
 - on a real RabbitMQ and a real Redis, through :mod:`brokerlab.live` (chapter 09).
 
 The two experiments, each recorded as a :class:`~brokerlab.history.History` for the checker:
