@@ -145,3 +145,21 @@ def test_bad_arguments_are_refused(kwargs, error, text):
     kwargs = {"guarantee": "at-least-once", **kwargs}
     with pytest.raises(error, match=text):
         shortest_counterexample(process_then_ack, **kwargs)
+
+
+def test_the_explained_reason_numbers_events_as_the_core_shows_them():
+    """The core is renumbered from #0, so the verdict printed beside it must quote the core's
+    numbers, not the whole run's (a learner compares the two)."""
+    import re
+
+    from brokerlab.counterexample import shortest_counterexample
+
+    def process_twice_on_redelivery(delivery, ctx):
+        ctx.effect()
+        ctx.ack()
+
+    cx = shortest_counterexample(process_twice_on_redelivery, "at-most-once", max_messages=2)
+    assert cx
+    verdict = cx.explain().split("The checker says:")[1].split("\n")[0]
+    quoted = {int(n) for n in re.findall(r"#(\d+)", verdict)}
+    assert quoted and max(quoted) < len(cx.core), (verdict, cx.core)  # the run's were #3, #8

@@ -162,6 +162,7 @@ __all__ = [
     "Report",
     "Verdict",
     "check",
+    "core_anomaly",
     "minimal_core",
     "property_name",
     "problems",
@@ -1549,6 +1550,23 @@ def minimal_core(
     keep = _shrink(list(range(len(history))), same)
     keep = _shrink(keep, fails)
     return history.select(keep)
+
+
+def core_anomaly(core: History, property: str, like: Anomaly) -> Anomaly:  # noqa: A002
+    """The anomaly of ``core`` (a :func:`minimal_core`) that stands for ``like``, the anomaly
+    found in the whole history; the first one breaking ``property`` if the core kept another.
+
+    The core's events are numbered from 0, so its own anomaly's reason names the events as the
+    core shows them (``like.reason`` names them as they were numbered in the whole run): this is
+    the one to print beside the core.
+    """
+    found = violations(check(core, strict=False), property_name(property))
+    if not found:
+        raise InvalidArgument(
+            f"core does not violate {property_name(property)}: pass the history minimal_core() "
+            "returned for this property."
+        )
+    return next((a for a in found if _identity(a) == _identity(like)), found[0])
 
 
 def _shrink(keep: list[int], still_fails: Any) -> list[int]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checker import check as check_history
-from ..checker import minimal_core, violations
+from ..checker import core_anomaly, minimal_core, violations
 from ..clock import VirtualClock
 from ..history import History
 from ..queue import Queue
@@ -510,7 +510,7 @@ def judge_queue_run(
         found = violations(report, prop)
         if found:
             core = minimal_core(out.history, prop, anomaly=found[0])
-            a = found[0]
+            a = core_anomaly(core, prop, found[0])  # its reason numbers events as the core does
             verdict = f"{a.kind} {a.msg or ''}: {a.reason}"
             message = {
                 "duplicate": f"A payment was applied twice ({a.msg}).",
