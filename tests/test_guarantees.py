@@ -144,6 +144,7 @@ def test_the_widget_picture_shows_every_event_and_anomaly_of_its_run(values):
         if kind == "deliver":
             drawn += count("arrows:redelivered", "get_segments")
         assert drawn == kinds.count(kind), kind
+    assert count("arrows:redelivered", "get_segments") == redelivered  # dashed
     arrows = sum(kinds.count(k) for k in ARROWS)
     heads = sum(count(f"heads:{s}", "get_offsets") for s in (*ARROWS, "redelivered"))
     assert heads == arrows  # every arrow points somewhere
