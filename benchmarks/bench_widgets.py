@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import io
 import random
 import statistics
 import sys
@@ -73,11 +72,10 @@ from IPython.core.pylabtools import print_figure  # noqa: E402
 from machine import machine, write_results  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from PIL import Image  # noqa: E402
 from widget_cases import CASES, WidgetCase  # noqa: E402
 
 from brokerlab.prefetch import fair_dispatch, plot_work_share  # noqa: E402
-from brokerlab.widgets import _PNG_OPTIONS, _RENDER_RC, fair_dispatch_widget  # noqa: E402
+from brokerlab.widgets import _RENDER_RC, _png, fair_dispatch_widget  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "widgets.md"
 SERVICE_TIMES = (1, 1, 4)
@@ -334,10 +332,8 @@ class ClearWidget(NewWidget):
 
 
 def encode(fig) -> bytes:
-    """The RGBA buffer the canvas holds now, as PNG bytes (the widget's settings)."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).save(buffer, "png", **_PNG_OPTIONS)
-    return buffer.getvalue()
+    """The RGBA buffer the canvas holds now, as PNG bytes (the widget's encoder)."""
+    return _png(np.asarray(fig.canvas.buffer_rgba()))
 
 
 class InPlace:

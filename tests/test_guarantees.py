@@ -103,6 +103,72 @@ def test_the_widget_redraws_for_each_control():
     assert "at-most-once" in w.title.value
 
 
+ARROWS = ("publish", "confirm", "deliver", "ack", "commit", "nack")
+MARKS = ("process", "crash", "restart", "redeliver", "dead_letter", "rebalance", "lost")
+
+
+def by_gid(fig, gid: str) -> list:
+    return [a for a in fig.findobj() if a.get_gid() == gid]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"guarantee": "at-least-once", "crash_probability": 0.5, "seed": 30},
+        {"guarantee": "at-most-once", "crash_probability": 0.3, "seed": 2},
+        {"guarantee": "exactly-once", "crash_probability": 0.5, "seed": 7},
+        {"guarantee": "at-least-once", "crash_probability": 0.0, "seed": 0},
+    ],
+)
+def test_the_widget_picture_shows_every_event_and_anomaly_of_its_run(values):
+    """The widget draws its diagram with collections and text outlines (for speed): each event
+    of the run is still an arrow or a mark, each has its message id, each anomaly is named."""
+    from brokerlab.diagram import _anomaly_name
+
+    w = guarantee_widget()
+    for name, value in values.items():
+        w.controls[name].value = value
+    w.redraw()
+    run = guarantee_run(**values)
+    events = run.history.events
+    assert len(events) <= 60  # the widget draws up to 60: all of this run
+    fig = w.figure
+
+    def count(gid: str, what: str) -> int:
+        return sum(len(getattr(c, what)()) for c in by_gid(fig, gid))
+
+    redelivered = sum(1 for e in events if e.kind == "deliver" and e.get("redelivered"))
+    kinds = [e.kind for e in events]
+    for kind in ARROWS:
+        drawn = count(f"arrows:{kind}", "get_segments")
+        if kind == "deliver":
+            drawn += count("arrows:redelivered", "get_segments")
+        assert drawn == kinds.count(kind), kind
+    assert count("arrows:redelivered", "get_segments") == redelivered  # dashed
+    arrows = sum(kinds.count(k) for k in ARROWS)
+    heads = sum(count(f"heads:{s}", "get_offsets") for s in (*ARROWS, "redelivered"))
+    assert heads == arrows  # every arrow points somewhere
+    for kind in MARKS:
+        assert count(f"marks:{kind}", "get_offsets") == kinds.count(kind), kind
+    lost_arrows = [e for e in events if e.kind == "lost" and e.get("what") in ARROWS]
+    assert count("arrows:lost", "get_segments") == len(lost_arrows)
+    # a message id on every arrow and every mark but a crash or a dropped message
+    ids = [e for e in events if e.msg is not None and e.kind not in ("crash", "lost")]
+    assert count("labels", "get_paths") == len(ids) + len(lost_arrows)
+    # the anomalies: named at the right, their events highlighted, counted in the title
+    anomalies = [a for a in run.report.anomalies() if a.kind != "unfinished"]
+    names = [n for t in by_gid(fig, "anomaly-name") for n in t.get_text().split(", ")]
+    assert sorted(names) == sorted(_anomaly_name(a) for a in anomalies)
+    quoted = {e.index for a in anomalies for e in a.events}
+    highlighted = count("anomaly-arrows", "get_segments") + count("anomaly-marks", "get_offsets")
+    assert highlighted == len(quoted)
+    c = run.counts
+    assert f"{c['lost']} lost, {c['duplicated']} duplicated" in w.title.value
+    assert w.ax.get_legend() is None  # the key is in the notebook, not in every picture
+    lanes = [t.get_text() for t in w.ax.get_xticklabels()]
+    assert set(lanes) >= {e.actor for e in events}
+
+
 @pytest.mark.parametrize(
     ("call", "words"),
     [

@@ -35,9 +35,12 @@ draws the figure twice. :func:`live_figure` instead
 4. shows the axes title as text above the picture (an :class:`ipywidgets.HTML`, line breaks
    kept) instead of drawing it: the browser draws text for free, matplotlib needs several ms
    for a title line;
-5. renders straight to PNG bytes with fast compression (``compress_level=1``: about 5 % more
-   bytes, a few ms less) and without font hinting (10-15 % quicker, and not visibly different
-   at screen size), and puts the bytes into an :class:`ipywidgets.Image`;
+5. renders without font hinting (10-15 % quicker, and not visibly different at screen size)
+   and encodes the pixels as PNG itself (:func:`_png`): rows unfiltered, zlib at level 1. Pillow,
+   which matplotlib's ``print_png`` uses, tries all five PNG row filters on every row and keeps
+   the best; on pictures of flat colour and thin lines that buys nothing (the file is no
+   smaller) and costs 6-7 ms of an 860 x 520 picture's 11 ms. The bytes go into an
+   :class:`ipywidgets.Image`;
 6. remembers the pictures it has shown, by the controls' values (the last 256 by default), so
    going back to a value a learner has already seen shows that picture again without drawing.
 
@@ -63,12 +66,14 @@ from __future__ import annotations
 
 import html
 import inspect
-import io
+import struct
+import zlib
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 import matplotlib
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import AutoLocator, NullFormatter, NullLocator, ScalarFormatter
@@ -80,8 +85,32 @@ __all__ = ["LiveFigure", "fair_dispatch_widget", "fresh_axes", "live_figure"]
 # Rendering settings for widget pictures: unhinted glyphs are quicker to rasterise and look the
 # same at screen sizes.
 _RENDER_RC = {"text.hinting": "no_hinting"}
-# zlib level 1: the PNG is about 5 % larger than at matplotlib's default (6) and a few ms quicker.
-_PNG_OPTIONS = {"compress_level": 1}
+
+
+def _png(rgba: np.ndarray) -> bytes:
+    """The pixels ``rgba`` (height x width x 4, 8-bit, as the Agg canvas holds them) as PNG.
+
+    The smallest valid PNG: a header, the pixels, an end mark. Each row is stored unfiltered
+    (PNG filter type 0) and the whole compressed with zlib at level 1, the fastest. A picture
+    of 860 x 520 pixels takes about 4 ms here against 11 ms through Pillow, which tries every
+    row filter (see the module docstring), and its file is no larger.
+    """
+    height, width, _ = rgba.shape
+    rows = np.zeros((height, 1 + 4 * width), np.uint8)  # a 0 (no filter) before each row
+    rows[:, 1:] = rgba.reshape(height, 4 * width)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:  # length, kind, data, checksum
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA, no interlace
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 1))
+        + chunk(b"IEND", b"")
+    )
 
 
 def fresh_axes(ax: Any) -> None:
@@ -235,10 +264,9 @@ class LiveFigure(widgets.VBox):
             self.title.layout.display = None if caption else "none"
 
     def _render(self) -> bytes:
-        buffer = io.BytesIO()
         with matplotlib.rc_context(_RENDER_RC):
-            self.figure.canvas.print_png(buffer, pil_kwargs=_PNG_OPTIONS)
-        return buffer.getvalue()
+            self.figure.canvas.draw()
+        return _png(np.asarray(self.figure.canvas.buffer_rgba()))
 
     def _on_change(self, change: dict[str, Any]) -> None:
         remembered = self._pictures.get(self._key())
