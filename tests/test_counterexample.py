@@ -147,19 +147,25 @@ def test_bad_arguments_are_refused(kwargs, error, text):
         shortest_counterexample(process_then_ack, **kwargs)
 
 
-def test_the_explained_reason_numbers_events_as_the_core_shows_them():
-    """The core is renumbered from #0, so the verdict printed beside it must quote the core's
-    numbers, not the whole run's (a learner compares the two)."""
+def test_the_core_is_explained_with_the_numbers_the_verdict_quotes():
+    """A core is renumbered from #0, and the checker's reason quotes the whole run's numbers:
+    explain() lists the core's events with their run numbers, so the two match (session 3
+    printed the renumbered core beside the run's numbers)."""
     import re
 
     from brokerlab.counterexample import shortest_counterexample
 
-    def process_twice_on_redelivery(delivery, ctx):
+    def process_then_ack(delivery, ctx):
         ctx.effect()
         ctx.ack()
 
-    cx = shortest_counterexample(process_twice_on_redelivery, "at-most-once", max_messages=2)
-    assert cx
-    verdict = cx.explain().split("The checker says:")[1].split("\n")[0]
-    quoted = {int(n) for n in re.findall(r"#(\d+)", verdict)}
-    assert quoted and max(quoted) < len(cx.core), (verdict, cx.core)  # the run's were #3, #8
+    cx = shortest_counterexample(process_then_ack, "at-most-once", max_messages=2)
+    text = cx.explain()
+    verdict = text.split("The checker says:")[1].split("\n")[0]
+    listed = text.split("numbered as in the whole run, cx.history):\n")[1].split("\nSearched")[0]
+    shown = [int(n) for n in re.findall(r"<#(\d+) ", listed)]
+    assert len(shown) == len(cx.core) and shown == sorted(shown)
+    took_effect = re.search(r"took effect 2 times \(#(\d+) [^,]*, #(\d+) ", verdict)
+    assert took_effect and {int(n) for n in took_effect.groups()} <= set(shown), (verdict, listed)
+    for n in shown:  # each listed event is the run's event of that number
+        assert repr(cx.history[n]) in listed

@@ -162,7 +162,7 @@ __all__ = [
     "Report",
     "Verdict",
     "check",
-    "core_anomaly",
+    "core_in",
     "minimal_core",
     "property_name",
     "problems",
@@ -1552,21 +1552,16 @@ def minimal_core(
     return history.select(keep)
 
 
-def core_anomaly(core: History, property: str, like: Anomaly) -> Anomaly:  # noqa: A002
-    """The anomaly of ``core`` (a :func:`minimal_core`) that stands for ``like``, the anomaly
-    found in the whole history; the first one breaking ``property`` if the core kept another.
+def core_in(history: History, core: History) -> list[Event]:
+    """The events of ``history`` that ``core`` (its :func:`minimal_core`) holds copies of, with
+    their numbers in ``history``.
 
-    The core's events are numbered from 0, so its own anomaly's reason names the events as the
-    core shows them (``like.reason`` names them as they were numbered in the whole run): this is
-    the one to print beside the core.
+    A core is renumbered from 0, but the checker's reasons quote the numbers of the whole run
+    (``took effect 2 times (#3, #8) after a redelivery (#5)``): print the core this way beside
+    them, and the numbers match.
     """
-    found = violations(check(core, strict=False), property_name(property))
-    if not found:
-        raise InvalidArgument(
-            f"core does not violate {property_name(property)}: pass the history minimal_core() "
-            "returned for this property."
-        )
-    return next((a for a in found if _identity(a) == _identity(like)), found[0])
+    rest = iter(history)
+    return [next(e for e in rest if e == c) for c in core]  # a core keeps the run's order
 
 
 def _shrink(keep: list[int], still_fails: Any) -> list[int]:

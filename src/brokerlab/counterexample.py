@@ -62,14 +62,7 @@ from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import Any
 
-from .checker import (
-    PROPERTIES,
-    Anomaly,
-    core_anomaly,
-    minimal_core,
-    property_name,
-    violations,
-)
+from .checker import PROPERTIES, Anomaly, core_in, minimal_core, property_name, violations
 from .errors import BrokerError, InvalidArgument, ScenarioError
 from .faults import FAULTS, PER_DELIVERY, Fault, check_fault_name
 from .history import History
@@ -155,12 +148,14 @@ class Counterexample:
             f"{len(self.faults)} fault(s):",
         ]
         lines += [f"  {f!r}" for f in self.faults] or ["  (no fault at all)"]
-        shown = core_anomaly(self.core, self.guarantee, self.anomaly)  # numbered as the core
-        lines.append(f"The checker says: {shown.kind} {shown.msg or ''}: {shown.reason}")
         lines.append(
-            f"The smallest part of the history that still shows it ({len(self.core)} events):"
+            f"The checker says: {self.anomaly.kind} {self.anomaly.msg or ''}: {self.anomaly.reason}"
         )
-        lines += [f"  {e!r}" for e in self.core]
+        lines.append(
+            f"The smallest part of the history that still shows it ({len(self.core)} of its "
+            f"{len(self.history)} events, numbered as in the whole run, cx.history):"
+        )
+        lines += [f"  {e!r}" for e in core_in(self.history, self.core)]
         lines.append(f"Searched {self.searched}.")
         return "\n".join(lines)
 

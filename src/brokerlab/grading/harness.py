@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checker import check as check_history
-from ..checker import core_anomaly, minimal_core, violations
+from ..checker import core_in, minimal_core, violations
 from ..clock import VirtualClock
 from ..history import History
 from ..queue import Queue
@@ -510,7 +510,7 @@ def judge_queue_run(
         found = violations(report, prop)
         if found:
             core = minimal_core(out.history, prop, anomaly=found[0])
-            a = core_anomaly(core, prop, found[0])  # its reason numbers events as the core does
+            a = found[0]
             verdict = f"{a.kind} {a.msg or ''}: {a.reason}"
             message = {
                 "duplicate": f"A payment was applied twice ({a.msg}).",
@@ -555,13 +555,14 @@ def tell(
     lines = [f"{head} and {len(faults)} fault(s):"]
     lines += [f"  {f!r}" for f in faults] or ["  (no fault at all)"]
     lines += [f"Verdict: {verdict}", state]
-    events = list(core if core is not None else history)
-    title = (
-        "The smallest part of the history that still shows it"
-        if core is not None
-        else "The history"
-    )
-    lines.append(f"{title} ({len(events)} events):")
+    if core is not None:  # numbered as in the whole history, as the verdict quotes them
+        events = core_in(history, core)
+        title = f"The smallest part of the history that still shows it ({len(events)} of its "
+        title += f"{len(history)} events, numbered as in the whole run)"
+    else:
+        events = list(history)
+        title = f"The history ({len(events)} events)"
+    lines.append(f"{title}:")
     lines += [f"  {e!r}" for e in events]
     return "\n".join(lines)
 

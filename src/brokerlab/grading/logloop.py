@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..checker import check as check_history
-from ..checker import core_anomaly, minimal_core, violations
+from ..checker import minimal_core, violations
 from ..clock import VirtualClock
 from ..history import History
 from ..log import Log, Record
@@ -260,8 +260,8 @@ def judge_log_run(
     for prop in props:
         found = violations(report, prop)
         if found:
-            core = minimal_core(out.history, prop, anomaly=found[0])
-            a = core_anomaly(core, prop, found[0])  # its reason numbers events as the core does
+            a = found[0]
+            core = minimal_core(out.history, prop, anomaly=a)
             kind = "duplicate" if prop == "at-most-once" else "skipped"
             text = "processed a record twice" if kind == "duplicate" else "skipped a record"
             return Fail(
