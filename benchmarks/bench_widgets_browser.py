@@ -14,7 +14,7 @@ widget's ``<img>`` has a new ``src``. In this process it then times the same wid
 
 Target (issue 16): p95 under 150 ms end to end on the course machine.
 
-Run:  python benchmarks/bench_widgets_browser.py [--presses 20] [--write]
+Run:  python benchmarks/bench_widgets_browser.py [--presses 40] [--raw] [--write]
 Needs Chromium (apt-get install -y chromium) and Playwright (in the dev extras).
 """
 
@@ -165,36 +165,51 @@ def in_kernel(presses: int) -> dict[str, list[float]]:
 
 
 def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
+    """The 95th percentile, as numpy's ``percentile`` computes it by default (linear between the
+    closest ranks, ``method="inclusive"``). The ``"exclusive"`` method would put the 95th
+    percentile of 20 presses a twentieth of the way from the largest value to the largest
+    itself: one stray press (a garbage collection, the virtual machine's host) would be the
+    whole figure."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
 
 
 def table(browser: dict[str, list[float]], kernel: dict[str, list[float]]) -> list[str]:
     rows = [
-        "| widget | chapter | end to end p50 | end to end p95 | in-kernel p50 | in-kernel p95 | presses timed |",
-        "|---|---|---|---|---|---|---|",
+        "| widget | chapter | end to end p50 | end to end p95 | slowest press | in-kernel p50 "
+        "| in-kernel p95 | presses timed |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for case in CASES:
         b, k = browser.get(case.name, []), kernel[case.name]
         if not b:
-            rows.append(f"| {case.name} | {case.chapter} | no new picture | | | | 0 |")
+            rows.append(f"| {case.name} | {case.chapter} | no new picture | | | | | 0 |")
             continue
         rows.append(
             f"| {case.name} | {case.chapter} | {statistics.median(b):.0f} ms | {p95(b):.0f} ms "
-            f"| {statistics.median(k):.0f} ms | {p95(k):.0f} ms | {len(b)} |"
+            f"| {max(b):.0f} ms | {statistics.median(k):.0f} ms | {p95(k):.0f} ms | {len(b)} |"
         )
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--presses", type=int, default=20, help="key presses per widget")
+    parser.add_argument("--presses", type=int, default=40, help="key presses per widget")
     parser.add_argument("--write", action="store_true", help="write benchmarks/results/")
+    parser.add_argument("--raw", action="store_true", help="also print every press's time")
     args = parser.parse_args()
     os.environ.setdefault("MPLBACKEND", "Agg")
     m = machine()
     kernel = in_kernel(args.presses)
     browser = in_browser(args.presses)
     worst = max((p95(v) for v in browser.values() if v), default=float("nan"))
+    if args.raw:
+        for name, v in browser.items():
+            print(
+                f"{name}: end to end {[round(t) for t in v]}; in kernel "
+                f"{[round(t) for t in kernel[name]]}"
+            )
     lines = [
         "# Widgets end to end: key press to new picture in Chromium",
         "",
@@ -204,7 +219,9 @@ def main() -> None:
         *table(browser, kernel),
         "",
         f"Slowest widget p95 end to end: {worst:.0f} ms (target: under {TARGET_MS} ms). "
-        "In-kernel: the widget's redraw after the same one-step move, in this process.",
+        "In-kernel: the widget's redraw after the same one-step move, in this process. p95 is "
+        "numpy's default percentile (linear between ranks); the slowest press shows the stray "
+        "ones (a garbage collection, this virtual machine's host) that p95 leaves out.",
     ]
     print("\n".join(lines))
     if args.write:
