@@ -53,7 +53,7 @@ if "--child" in sys.argv:
 sys.path.insert(0, str(SRC))
 
 import simpy  # noqa: E402
-from machine import cpu_model  # noqa: E402
+from machine import cpu_model, write_results  # noqa: E402
 
 from brokerlab.scenario import BrokerSetup, Consumers, Producers, Scenario  # noqa: E402
 from brokerlab.scheduler import Scheduler  # noqa: E402
@@ -382,9 +382,7 @@ def main() -> None:
             "therefore takes a few milliseconds, plus the checker.",
             "",
         ]
-        out = Path(__file__).resolve().parent / "results" / "simulation.md"
-        out.write_text("\n".join(lines), encoding="utf-8")
-        print(f"wrote {out}")
+        write_results(Path(__file__).resolve().parent / "results" / "simulation.md", lines)
 
 
 if __name__ == "__main__":
