@@ -35,7 +35,8 @@ Two adapters, one interface (:class:`LiveBroker`):
 Delayed retries
 ---------------
 ``ctx.nack(requeue=True, delay=d)`` asks for the message again no sooner than ``d`` seconds
-from now (chapter 07's backoff; on the reference broker it is SQS ``ChangeMessageVisibility``).
+from now (chapter 07's backoff; the reference broker's SQS setup uses SQS
+``ChangeMessageVisibility``, its queue setup holds the delivery as the RabbitMQ adapter does).
 Neither real broker has a delayed requeue, and the usual workarounds lose the delivery count
 that the delivery limit needs, so each adapter builds the delay from what keeps the count:
 
