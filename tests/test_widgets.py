@@ -216,7 +216,8 @@ def test_every_picture_starts_from_a_fresh_axes():
     plain = live_figure(draw, fancy=widgets.Checkbox(value=False))
     w = live_figure(draw, fancy=widgets.Checkbox(value=True))
     ax = w.ax
-    assert ax.get_yscale() == "log" and ax.yaxis_inverted() and ax.get_legend() is not None
+    assert ax.get_yscale() == "log" and ax.yaxis_inverted()
+    assert ax.get_legend() is None and "growth" in w.title.value  # the key moved to the caption
     assert "fancy" in caption(w) and w.title.layout.display is None
     w.controls["fancy"].value = False
     assert ax.get_yscale() == "linear" and not ax.yaxis_inverted()
@@ -421,3 +422,31 @@ def test_values_that_cannot_be_remembered_are_drawn_each_time():
     w.controls["ys"].value = [0, 1]
     assert calls == [[0, 1], [1, 0], [0, 1]]
     assert w._pictures == {}
+
+
+def test_the_legend_is_shown_as_html_under_the_title():
+    """A legend costs matplotlib about 15 ms of glyphs at every move; the browser draws the same
+    key for free. Each entry keeps its label and is drawn like its handle."""
+
+    def draw(ax, n):
+        ax.plot([0, 1], [0, n], color="#0072B2", linestyle="--", label="dashed <line>")
+        ax.plot([0, 1], [n, 0], linestyle="none", marker=".", color="#D55E00", label="dots")
+        ax.scatter([0.5], [0.5], marker="s", color="#009E73", label="squares")
+        ax.axvspan(0.2, 0.3, color="#F0E442", alpha=0.4, label="a span")
+        ax.bar([0.8], [1], color="#CC79A7", label="bars")
+        ax.set_title("t")
+        ax.legend(title="key")
+
+    w = live_figure(draw, n=widgets.IntSlider(value=1, min=1, max=3))
+    key = w.title.value.split("</div>", 1)[1]
+    assert w.ax.get_legend() is None
+    for label in ("dashed &lt;line&gt;", "dots", "squares", "a span", "bars", "<b>key</b>"):
+        assert label in key, label
+    assert 'stroke="#0072b2ff"' in key and "stroke-dasharray" in key  # the dashed line
+    assert '<circle cx="11" cy="6" r="3" fill="#d55e00ff"/>' in key  # a marker, no line
+    assert 'fill="#009e73ff"' in key and 'fill="#cc79a7ff"' in key
+    assert 'fill="#f0e44266"' in key  # the span keeps its alpha
+    before = w.title.value
+    w.controls["n"].value = 2
+    assert w.ax.get_legend() is None and w.title.value.split("</div>", 1)[1] == key
+    assert w.title.value == before  # same title, same key
