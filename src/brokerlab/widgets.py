@@ -115,6 +115,11 @@ def _png(rgba: np.ndarray) -> bytes:
     )
 
 
+#: Where matplotlib keeps the dashes of its named line styles (public settings, unlike a line's
+#: own dash pattern).
+_DASHES = {"--": "lines.dashed_pattern", "-.": "lines.dashdot_pattern", ":": "lines.dotted_pattern"}
+
+
 def _key_html(legend: Any) -> str:
     """A matplotlib legend as one centred line of HTML: for each entry, a small SVG swatch drawn
     like its handle (a line with its dashes and marker, or a filled patch or marker), then its
@@ -133,7 +138,7 @@ def _key_html(legend: Any) -> str:
         if isinstance(handle, Line2D):
             swatch = ""
             if handle.get_linestyle() not in ("None", "", " "):
-                dashes = handle._dash_pattern[1]  # in points, as matplotlib scales them
+                dashes = matplotlib.rcParams.get(_DASHES.get(handle.get_linestyle(), ""), ())
                 dash = f' stroke-dasharray="{",".join(f"{d:g}" for d in dashes)}"' if dashes else ""
                 swatch += (
                     f'<line x1="1" y1="6" x2="21" y2="6" stroke="{colour(handle.get_color())}" '
