@@ -3,7 +3,9 @@ crash that cannot be caught, fresh processes, the authoring script and the CLI."
 
 from __future__ import annotations
 
+import gc
 import math
+import time
 from pathlib import Path
 
 import nbformat
@@ -190,6 +192,45 @@ def test_an_endless_loop_that_catches_everything_still_times_out():
                 pass
 
     assert _fail_of(stubborn, seconds=0.3).kind == "timeout"
+
+
+def test_the_limit_counts_cpu_time_so_waiting_is_not_charged():
+    # A busy machine or a stalled process takes wall-clock time but not CPU time: 0.6 s
+    # asleep fits a 0.3 s budget, because the budget is the CPU time the call uses.
+    def patient():
+        time.sleep(0.6)
+        return "done"
+
+    with sandbox.budget(0.3):
+        assert sandbox.invoke(patient, ()) == "done"
+
+
+def test_code_that_only_waits_is_ended_by_the_wall_clock_limit(monkeypatch):
+    monkeypatch.setattr(sandbox, "WALL_EXTRA", 0.1)  # the limit: 3 x 0.2 + 0.1 = 0.7 s
+
+    def sleeper():
+        time.sleep(60)
+
+    started = time.monotonic()
+    f = _fail_of(sleeper, seconds=0.2)
+    assert time.monotonic() - started < 30
+    assert f.kind == "timeout" and "waited more than 0.7 s" in f.message, f.message
+    assert "sleep" in f.message
+
+
+def test_a_budget_freezes_the_old_heap_for_the_garbage_collector_and_thaws_it():
+    assert gc.get_freeze_count() == 0
+    with sandbox.budget(1.0):
+        assert gc.get_freeze_count() > 0  # a full collection skips what existed before
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # someone else's freeze is left as it was
+    try:
+        frozen = gc.get_freeze_count()
+        with sandbox.budget(1.0):
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
 
 
 def test_a_hanging_answer_times_out_in_every_check_and_the_kernel_goes_on():

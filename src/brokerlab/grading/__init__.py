@@ -33,7 +33,8 @@ and one line in :data:`_MODULES` below. Then:
    what is checked. ``run(answer)`` gets ``{name: learner object}``, returns if the answer
    passes, raises :class:`Fail` ``(message, counterexample=..., kind=..., hint=None)`` if not.
    ``hints`` maps a failure kind to a hint and must have ``"default"``. ``timeout`` is the
-   time for all the learner calls of the check together.
+   CPU time for all the learner calls of the check together (a busy machine does not count
+   against it; a wall-clock limit of three times it plus 2 s ends code that only waits).
 2. **Call learner code only through** :func:`brokerlab.grading.sandbox.call` (``call(fn, *args)``)
    or ``sandbox.invoke(fn, args, kwargs, what=..., timeout=..., passthrough=..., watch=...)``.
    It turns a timeout, an exception (``NotImplementedError``: kind ``"stub"``), a print flood

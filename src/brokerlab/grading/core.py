@@ -23,7 +23,7 @@ STATUSES = ("passed", "failed", "error", "timeout")
 # failure kinds that are reported as "error" rather than "failed"
 _ERROR_KINDS = frozenset(("raised", "stub", "flood", "reached", "missing", "grader"))
 
-#: Once a check has timed out, the checks after it share this many seconds: an answer that
+#: Once a check has timed out, the checks after it share this many CPU seconds: an answer that
 #: hangs is graded in its first check's timeout plus this.
 AFTER_TIMEOUT = 0.5
 
@@ -53,7 +53,9 @@ class Check:
       calls learner code only through :func:`brokerlab.grading.sandbox.call` and raises
       :class:`~brokerlab.grading.sandbox.Fail` when the answer is wrong; returning is passing;
     - ``hints``: failure kind -> hint; ``"default"`` is required;
-    - ``timeout``: seconds for all the learner calls this check makes.
+    - ``timeout``: seconds of CPU time for all the learner calls this check makes (and the
+      grader's work between them); see :mod:`brokerlab.grading.sandbox` for the wall-clock
+      limit beside it.
     """
 
     name: str
@@ -254,13 +256,13 @@ def grade(exercise: Exercise, answer: Any) -> Report:
             continue
         seconds = c.timeout
         if hung_at is not None:
-            seconds = min(seconds, max(hung_at + AFTER_TIMEOUT - time.monotonic(), 0.01))
+            seconds = min(seconds, max(hung_at + AFTER_TIMEOUT - time.process_time(), 0.01))
         try:
             with budget(seconds):
                 c.run(dict(resolved))
         except Fail as f:
             if f.kind == "timeout" and hung_at is None:
-                hung_at = time.monotonic()
+                hung_at = time.process_time()
             rows.append(
                 Row(
                     c.name,
@@ -273,7 +275,7 @@ def grade(exercise: Exercise, answer: Any) -> Report:
                 )
             )
         except _TimeUp:  # the timer struck between two learner calls: still a timeout
-            hung_at = hung_at or time.monotonic()
+            hung_at = hung_at or time.process_time()
             rows.append(
                 Row(
                     c.name,

@@ -4,10 +4,17 @@ Every check calls learner code through :func:`call` (or :func:`invoke`, its long
 directly. One call
 
 - ends after the check's time budget (or a shorter per-call ``timeout``): a ``while True:
-  pass`` ends as a failure of kind ``"timeout"`` instead of freezing the notebook. In the main
-  thread this is a ``SIGALRM`` timer (``setitimer``) that keeps firing every 50 ms until the
-  call is over, so a loop that swallows the first interruption with ``except BaseException``
-  gets another one as soon as it steps out of its ``try``; elsewhere a trace function stops it;
+  pass`` ends as a failure of kind ``"timeout"`` instead of freezing the notebook. The budget
+  is **CPU time** of the kernel's process, so a correct answer is not failed because the
+  machine was busy with something else or the process stalled (a busy laptop, a loaded CI
+  machine); a second, wall-clock limit (:func:`wall_limit`: three times the budget plus 2 s)
+  ends code that sleeps or waits instead of computing. In the main thread these are two
+  ``setitimer`` timers (``ITIMER_PROF`` and ``ITIMER_REAL``) that keep firing every 50 ms
+  until the call is over, so a loop that swallows the first interruption with ``except
+  BaseException`` gets another one as soon as it steps out of its ``try``; elsewhere a trace
+  function stops it. While a budget is open, the objects that existed before it are frozen
+  for the garbage collector (``gc.freeze``), so a full collection of a large kernel's memory
+  does not land inside a learner's call;
 - keeps what the code prints, up to :data:`PRINT_CAP` characters; a flood beyond that stops
   the call (kind ``"flood"``). Nothing printed reaches the notebook, so reports stay stable;
 - turns an exception raised by the learner's code into a :class:`Fail` (kind ``"raised"``, or
@@ -29,6 +36,7 @@ check, so exercise modules only call :func:`call`.
 from __future__ import annotations
 
 import copy
+import gc
 import math
 import signal
 import sys
@@ -58,6 +66,20 @@ __all__ = [
 PRINT_CAP = 20_000
 #: How often the timer fires again once the time is up (seconds).
 _REFIRE = 0.05
+#: The wall-clock limit of a call or a check is ``WALL_FACTOR * budget + WALL_EXTRA`` seconds.
+WALL_FACTOR = 3.0
+WALL_EXTRA = 2.0
+#: The signals of the two timers: CPU time of the process, and wall-clock time.
+_SIGNALS = (signal.SIGPROF, signal.SIGALRM)
+
+
+def wall_limit(seconds: float) -> float:
+    """The wall-clock seconds allowed for a budget of ``seconds`` of CPU time.
+
+    The budget counts CPU time, so that a busy machine does not fail a correct answer; code
+    that sleeps or waits uses none, and this limit ends it instead.
+    """
+    return WALL_FACTOR * seconds + WALL_EXTRA
 
 
 class Fail(Exception):
@@ -99,10 +121,12 @@ class _Flood(BaseException):
 
 
 class _State(threading.local):
-    deadline: float | None = None  # time.monotonic() at which the current check's budget ends
+    deadline: float | None = None  # time.process_time() at which the check's budget ends
+    wall_deadline: float | None = None  # time.monotonic() at which its wall-clock limit ends
     depth: int = 0  # nested learner calls (only the outermost arms the timer)
     armed: bool = False
     timed_out: bool = False
+    waited: bool = False  # the wall-clock timer struck, not the CPU one
     printed: int = 0
 
 
@@ -111,22 +135,29 @@ _state = _State()
 
 @contextmanager
 def budget(seconds: float) -> Iterator[None]:
-    """Give the learner calls made inside this block ``seconds`` of time in total."""
-    outer = _state.deadline
-    _state.deadline = time.monotonic() + seconds
+    """Give the learner calls made inside this block ``seconds`` of CPU time in total (and
+    :func:`wall_limit` of ``seconds`` in wall-clock time)."""
+    outer = _state.deadline, _state.wall_deadline
+    _state.deadline = time.process_time() + seconds
+    _state.wall_deadline = time.monotonic() + wall_limit(seconds)
     _state.printed = 0
     main = _main()
-    previous = signal.signal(signal.SIGALRM, _on_alarm) if main else None
+    previous = [signal.signal(s, _on_alarm) for s in _SIGNALS] if main else []
     previous_trace = sys.gettrace()
+    froze = gc.get_freeze_count() == 0  # nobody froze before us (not the caller, not we)
+    if froze:
+        gc.freeze()
     try:
         yield
     finally:
         _disarm()  # before the old handler is back: a stray alarm must not reach it
-        if main:
-            signal.signal(signal.SIGALRM, previous)
+        if froze:
+            gc.unfreeze()
+        for s, handler in zip(_SIGNALS, previous):
+            signal.signal(s, handler)
         if sys.gettrace() is not previous_trace:
             sys.settrace(previous_trace)
-        _state.deadline = outer
+        _state.deadline, _state.wall_deadline = outer
 
 
 def short_repr(value: Any, limit: int = 120) -> str:
@@ -223,6 +254,7 @@ def _on_alarm(signum: int, frame: Any) -> None:
     if not _state.armed:
         return
     _state.timed_out = True
+    _state.waited = signum == signal.SIGALRM
     sys.settrace(_kill)
     f = frame
     while f is not None and f.f_code is not invoke.__code__:  # the learner's frames only
@@ -239,18 +271,22 @@ def _main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-def _arm(seconds: float) -> None:
-    """Interrupt the learner's call after ``seconds``, and every 50 ms after that."""
-    _state.timed_out = False
+def _arm(seconds: float, wall: float) -> None:
+    """Interrupt the learner's call after ``seconds`` of CPU time or ``wall`` seconds of wall
+    time, whichever comes first, and every 50 ms after that."""
+    _state.timed_out = _state.waited = False
     if _main():
         _state.armed = True
-        signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-4), _REFIRE)
+        signal.setitimer(signal.ITIMER_PROF, max(seconds, 1e-4), _REFIRE)
+        signal.setitimer(signal.ITIMER_REAL, max(wall, 1e-4), _REFIRE)
         return
-    end = time.monotonic() + seconds  # pragma: no cover - signals work in the main thread only
+    end = time.process_time() + seconds  # pragma: no cover - signals work in the main thread
+    wall_end = time.monotonic() + wall  # pragma: no cover
 
     def tracer(frame: Any, event: str, arg: Any) -> Any:  # pragma: no cover
-        if time.monotonic() > end:
-            _state.timed_out = True
+        waited = time.monotonic() > wall_end
+        if waited or time.process_time() > end:
+            _state.timed_out, _state.waited = True, waited
             raise _TimeUp()
         return tracer
 
@@ -263,6 +299,7 @@ def _disarm() -> None:
         try:
             _state.armed = False
             if _main():
+                signal.setitimer(signal.ITIMER_PROF, 0)
                 signal.setitimer(signal.ITIMER_REAL, 0)
             return
         except _TimeUp:
@@ -282,8 +319,8 @@ def invoke(
     """Call learner code ``fn(*args, **kwargs)`` safely and return its result.
 
     - ``what``: how to name the call in messages (default: ``describe_call(fn, args, kwargs)``);
-    - ``timeout``: seconds for this call (default, and at most: what is left of the check's
-      budget, 10 s outside a check);
+    - ``timeout``: seconds of CPU time for this call (default, and at most: what is left of the
+      check's budget, 10 s outside a check); the call may also wait :func:`wall_limit` of it;
     - ``passthrough``: exception types the *grader* raises through learner code on purpose
       (an injected crash); they propagate unchanged;
     - ``watch``: objects to compare before and after (default: the plain-data arguments).
@@ -307,13 +344,18 @@ def invoke(
         before, watch = (), ()
     if _state.depth > 0:  # called from inside learner code: the outer call's limits apply
         return fn(*args, **kwargs)
-    left = 10.0 if _state.deadline is None else _state.deadline - time.monotonic()
+    if _state.deadline is None:
+        left, wall_left = 10.0, wall_limit(10.0)
+    else:
+        left = _state.deadline - time.process_time()
+        wall_left = _state.wall_deadline - time.monotonic()
     seconds = left if timeout is None else min(timeout, left)
+    wall = wall_left if timeout is None else min(wall_limit(timeout), wall_left)
     stdout, stderr = sys.stdout, sys.stderr
     writer = _CappedWriter()
     main = _main()
     own_handler = main and signal.getsignal(signal.SIGALRM) is not _on_alarm
-    previous = signal.signal(signal.SIGALRM, _on_alarm) if own_handler else None
+    previous = [signal.signal(s, _on_alarm) for s in _SIGNALS] if own_handler else []
     previous_trace = sys.gettrace()
     _state.depth += 1
     outcome: BaseException | None = None
@@ -321,7 +363,7 @@ def invoke(
     try:
         try:
             sys.stdout = sys.stderr = writer  # type: ignore[assignment]
-            _arm(seconds)
+            _arm(seconds, wall)
             result = fn(*args, **kwargs)
         finally:
             _disarm()
@@ -333,15 +375,18 @@ def invoke(
         _state.depth -= 1
         if sys.gettrace() is not previous_trace:
             sys.settrace(previous_trace)
-        if own_handler:
-            signal.signal(signal.SIGALRM, previous)
+        for s, handler in zip(_SIGNALS, previous):
+            signal.signal(s, handler)
     if _state.timed_out or isinstance(outcome, _TimeUp):
-        limit = f" ({timeout:g} s)" if timeout is not None and timeout <= left else ""
-        raise Fail(
-            f"{what} did not finish in the time allowed{limit}: does a loop never end?",
-            counterexample=what,
-            kind="timeout",
-        ) from None
+        if _state.waited:
+            message = (
+                f"{what} did not finish: it waited more than {wall:.1f} s without computing. "
+                "Does it sleep, or wait for something that never comes?"
+            )
+        else:
+            limit = f" ({timeout:g} s)" if timeout is not None and timeout <= left else ""
+            message = f"{what} did not finish in the time allowed{limit}: does a loop never end?"
+        raise Fail(message, counterexample=what, kind="timeout") from None
     if isinstance(outcome, _Flood) or _state.printed > PRINT_CAP:
         raise Fail(
             f"{what} printed more than {PRINT_CAP:,} characters, so it was stopped. Remove the "
