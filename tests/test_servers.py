@@ -9,6 +9,7 @@ import pytest
 
 from brokerlab.errors import BrokerError
 from brokerlab.servers import (
+    RabbitMQCluster,
     RabbitMQServer,
     ServerError,
     free_port,
@@ -115,3 +116,39 @@ def test_try_start_says_in_one_line_what_is_missing(monkeypatch, capsys):
     with pytest.raises(ServerError, match="'rabbitmq', 'redis' or 'cluster'"):
         servers.try_start("kafka")
     servers.stop(None, None)  # nothing to stop
+
+
+class _FakeNode:
+    """Stands in for a node: records rabbitmqctl calls, and fails start_app ``failures`` times."""
+
+    def __init__(self, node: str, failures: int = 0) -> None:
+        self.node, self.failures, self.calls = node, failures, []
+
+    def ctl(self, *args: str) -> str:
+        self.calls.append(args)
+        if args == ("start_app",) and self.failures:
+            self.failures -= 1
+            raise ServerError("rabbitmqctl start_app failed (exit 69): {mnesia_app, start}")
+        return ""
+
+
+def _cluster_of(*nodes: _FakeNode) -> RabbitMQCluster:
+    cluster = object.__new__(RabbitMQCluster)  # no processes: only the joining logic
+    cluster.nodes = list(nodes)
+    return cluster
+
+
+def test_a_failed_join_is_tried_once_more_from_a_reset_node():
+    first, second = _FakeNode("brokerlab1@localhost"), _FakeNode("b2@localhost", failures=1)
+    _cluster_of(first, second)._join(second)
+    join = ("join_cluster", "brokerlab1@localhost")
+    assert second.calls == [
+        ("stop_app",), join, ("start_app",),
+        ("stop_app",), ("reset",), join, ("start_app",),
+    ]  # fmt: skip
+
+
+def test_a_join_that_fails_twice_is_reported():
+    first, second = _FakeNode("brokerlab1@localhost"), _FakeNode("b2@localhost", failures=2)
+    with pytest.raises(ServerError, match="start_app"):
+        _cluster_of(first, second)._join(second)

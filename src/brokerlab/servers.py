@@ -48,7 +48,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -534,31 +533,32 @@ class RabbitMQCluster:
             n.launch()
         for n in self.nodes:
             n.wait(timeout)
-        first = self.nodes[0].node
-
-        def join(n: RabbitMQServer) -> None:
-            n.ctl("stop_app")
-            n.ctl("join_cluster", first)
-            n.ctl("start_app")
-
-        errors: list[BaseException] = []
-
-        def safely(n: RabbitMQServer) -> None:
-            try:
-                join(n)
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=safely, args=(n,)) for n in self.nodes[1:]]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
         for n in self.nodes[1:]:
+            self._join(n)
             n.wait(timeout)
         return self
+
+    def _join(self, n: RabbitMQServer) -> None:
+        """Join node ``n`` to the first node's cluster, one node at a time.
+
+        Nodes join one after the other, never together: two nodes changing the cluster's
+        Mnesia schema at once can fail (seen here: ``start_app`` ended in ``{mnesia_app,
+        start}`` on RabbitMQ 3.10), which is why RabbitMQ's peer discovery takes a lock or a
+        randomised delay before a node joins (rabbitmq-server PR #3075). A join that fails
+        anyway is tried once more from a reset node.
+        """
+        first = self.nodes[0].node
+        for attempt in (1, 2):
+            try:
+                n.ctl("stop_app")
+                if attempt == 2:
+                    n.ctl("reset")
+                n.ctl("join_cluster", first)
+                n.ctl("start_app")
+                return
+            except ServerError:
+                if attempt == 2:
+                    raise
 
     @property
     def urls(self) -> list[str]:
