@@ -9,15 +9,20 @@ For each ``notebooks/NN-slug.ipynb`` (see ``shared/chapter-standard.md``):
 - every relative link in it points at a file that exists.
 
 And every relative link in every handbook page points at a file that exists.
+Every committed notebook (chapters, solutions, exercises) is saved as ``brokerlab execute`` saves
+it: no execution timestamps, and widget ids that depend only on the notebook.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 
 import pytest
+
+from brokerlab.cli import WIDGET_STATE
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
@@ -90,6 +95,26 @@ def test_committed_executed(nb):
     assert not unrun, (
         f"{nb.name}: code cells {unrun} have no outputs; run `brokerlab execute {nb.relative_to(ROOT)}`"
     )
+
+
+COMMITTED = sorted(
+    p for folder in ("notebooks", "solutions", "exercises") for p in (ROOT / folder).glob("*.ipynb")
+)
+
+
+@pytest.mark.parametrize("nb", COMMITTED, ids=[f"{p.parent.name}/{p.name}" for p in COMMITTED])
+def test_saved_as_brokerlab_execute_saves_it(nb):
+    """No execution timestamps, widget ids renamed: re-executing gives a diff of real changes."""
+    data = json.loads(nb.read_text())
+    timed = [i for i, c in enumerate(data["cells"]) if "execution" in c.get("metadata", {})]
+    assert not timed, f"{nb.name}: cells {timed} keep timestamps; run `brokerlab execute {nb.name}`"
+    state = data["metadata"].get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    stem = nb.stem
+    stable = {hashlib.sha256(f"{stem}:{n}".encode()).hexdigest()[:32] for n in range(len(state))}
+    assert set(state) == stable, f"{nb.name}: widget ids are the kernel's random ones"
+    for model in state.values():
+        for ref in re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(model)):
+            assert ref in state, f"{nb.name}: a widget refers to a model that is not saved"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=ids(NOTEBOOKS))

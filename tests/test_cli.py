@@ -1,5 +1,8 @@
 """The ``brokerlab`` command: every wrong path or argument gets one line and exit status 2."""
 
+import json
+import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -94,3 +97,49 @@ def test_execute_takes_a_folder_as_its_notebooks(tmp_path):
         tmp_path / "a.ipynb",
         tmp_path / "b.ipynb",
     ]
+
+
+def _widget_notebook(ids: list[str]):
+    """A notebook showing a VBox (ids[0]) whose child (ids[1]) has a layout (ids[2])."""
+    import nbformat
+
+    box, child, layout = ids
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("box", id="c1")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={cli.WIDGET_VIEW: {"model_id": box, "version_major": 2, "version_minor": 0}},
+        )
+    ]
+    nb.cells = [cell]
+    nb.metadata["widgets"] = {
+        cli.WIDGET_STATE: {
+            "state": {
+                layout: {"model_name": "LayoutModel", "state": {}},
+                child: {"model_name": "HTMLModel", "state": {"layout": f"IPY_MODEL_{layout}"}},
+                box: {"model_name": "VBoxModel", "state": {"children": [f"IPY_MODEL_{child}"]}},
+            },
+            "version_major": 2,
+            "version_minor": 0,
+        }
+    }
+    return nb
+
+
+def test_widget_ids_are_renamed_the_same_way_whatever_the_kernel_chose():
+    import nbformat
+
+    first = [uuid.uuid4().hex for _ in range(3)]
+    second = [uuid.uuid4().hex for _ in range(3)]
+    a = nbformat.writes(cli.stable_widget_ids(_widget_notebook(first), salt="00-start-here"))
+    b = nbformat.writes(cli.stable_widget_ids(_widget_notebook(second), salt="00-start-here"))
+    assert a == b
+    assert not any(old in a for old in first)
+    renamed = json.loads(a)
+    state = renamed["metadata"]["widgets"][cli.WIDGET_STATE]["state"]
+    shown = renamed["cells"][0]["outputs"][0]["data"][cli.WIDGET_VIEW]["model_id"]
+    assert shown in state  # the output still finds its model, and every reference resolves
+    for model in state.values():
+        for ref in re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(model)):
+            assert ref in state

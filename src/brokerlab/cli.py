@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 START = "notebooks/00-start-here.ipynb"
 
@@ -256,6 +257,11 @@ def execute_notebook(path: Path, *, timeout: int = 300) -> None:
     Execution counts are renumbered from 1 and the kernel runs with the notebook's folder as its
     working directory, exactly as nbval runs it, so the saved outputs are what nbval expects.
     A cell added without an id gets one (nbformat 4.5 requires them).
+
+    Running it twice on the same code saves the same bytes, so that a re-executed notebook's
+    diff shows only what really changed: no execution timestamps are recorded
+    (``record_timing=False``), and the widgets' random model ids are renamed by
+    :func:`stable_widget_ids`.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -269,10 +275,60 @@ def execute_notebook(path: Path, *, timeout: int = 300) -> None:
         nb,
         timeout=timeout,
         kernel_name="python3",
+        record_timing=False,
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
     client.execute()
+    for cell in nb.cells:  # timestamps saved by an earlier run
+        cell.get("metadata", {}).pop("execution", None)
+    nb = stable_widget_ids(nb, salt=path.stem)
     nbformat.write(nb, path)
+
+
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def stable_widget_ids(nb: Any, salt: str) -> Any:
+    """``nb`` with its widgets' model ids renamed to ids that depend only on the notebook.
+
+    A kernel names each widget model with a random id, saved in the outputs that show a widget
+    and in the notebook's saved widget state, where models also refer to each other
+    (``"IPY_MODEL_<id>"``). The models are numbered in a fixed order (those shown by the
+    cells, in cell order, each followed by the models it refers to; then any others, by
+    their content) and model number ``n`` gets the id ``sha256(f"{salt}:{n}")[:32]``. Every
+    occurrence of an old id is replaced, so the saved state still renders in JupyterLab.
+    """
+    import hashlib
+    import re
+
+    import nbformat
+
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state")
+    if not state:
+        return nb
+    order: list[str] = []
+
+    def visit(model_id: str) -> None:
+        if model_id in order or model_id not in state:
+            return
+        order.append(model_id)
+        refs = json.dumps(state[model_id], sort_keys=True)
+        for ref in re.findall(r"IPY_MODEL_([0-9a-f]+)", refs):
+            visit(ref)
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get(WIDGET_VIEW)
+            if view:
+                visit(view.get("model_id", ""))
+    for model_id in sorted(state, key=lambda m: json.dumps(state[m], sort_keys=True)):
+        visit(model_id)
+    text = nbformat.writes(nb)
+    for n, old in enumerate(order):
+        new = hashlib.sha256(f"{salt}:{n}".encode()).hexdigest()[:32]
+        text = text.replace(old, new)
+    return nbformat.reads(text, as_version=4)
 
 
 def notebooks_to_execute(paths: list[Path], root: Path) -> list[Path]:
