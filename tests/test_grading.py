@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import math
+import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -203,6 +205,22 @@ def test_the_limit_counts_cpu_time_so_waiting_is_not_charged():
 
     with sandbox.budget(0.3):
         assert sandbox.invoke(patient, ()) == "done"
+
+
+def test_a_correct_answer_is_not_failed_when_the_process_stalls():
+    # The machine stops the kernel for 1.5 s in the middle of a call that computes for 0.3 s
+    # (a loaded CI machine, a laptop under memory pressure): a 1 s limit still passes it,
+    # because the stall uses no CPU time of the process. A wall-clock limit failed it.
+    def handler():
+        me = os.getpid()
+        stall = subprocess.Popen(["sh", "-c", f"kill -STOP {me}; sleep 1.5; kill -CONT {me}"])
+        end = time.process_time() + 0.3
+        while time.process_time() < end:
+            pass
+        return stall.wait()  # 0 once the stall is over: it happened inside this call
+
+    with sandbox.budget(10.0):
+        assert sandbox.invoke(handler, (), timeout=1.0) == 0
 
 
 def test_code_that_only_waits_is_ended_by_the_wall_clock_limit(monkeypatch):
