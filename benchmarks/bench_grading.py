@@ -10,8 +10,9 @@ For every exercise in ``brokerlab.grading.EXERCISES``, in one process, the wall 
 
 Wall time, because a learner waits in wall time. (The grader's limits count CPU time, so that
 a busy machine cannot fail a correct answer; a spinning hang uses CPU time as fast as the clock
-runs on an idle machine, so its row shows the limit itself.) Each answer is graded ``--repeat`` times and the median is reported (the first round
-also pays for hypothesis' and the modules' warm-up, which a learner pays once per kernel).
+runs on an idle machine, so its row shows the limit itself.) Each answer is graded
+``--repeat`` times and the median is reported (the first round also pays for hypothesis' and
+the modules' warm-up, which a learner pays once per kernel).
 
 Targets (issue 10): a correct answer in at most 3 s (median), a stub in at most 1 s, and a
 hanging answer within its first check's timeout plus 1 s.

@@ -229,9 +229,7 @@ def test_code_that_only_waits_is_ended_by_the_wall_clock_limit(monkeypatch):
     def sleeper():
         time.sleep(60)
 
-    started = time.monotonic()
-    f = _fail_of(sleeper, seconds=0.2)
-    assert time.monotonic() - started < 30
+    f = _fail_of(sleeper, seconds=0.2)  # (it would return after 60 s, and not fail, if not ended)
     assert f.kind == "timeout" and "waited more than 0.7 s" in f.message, f.message
     assert "sleep" in f.message
 
