@@ -60,6 +60,7 @@ __all__ = [
     "invoke",
     "restricted",
     "short_repr",
+    "wall_limit",
 ]
 
 #: The most a learner's code may print in one check (characters) before it is stopped.
